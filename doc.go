@@ -1,2 +1,62 @@
-// Package notionauth keeps apps that talk to Notion's API connected.
+// Package notionauth keeps apps that talk to Notion's API connected, and
+// tells them exactly why when they are not.
+//
+// Apps lose access to Notion in many ways: a user disconnects the
+// connection, a page stops being shared, a workspace hits its block limit,
+// Notion throttles, Cloudflare answers instead of the API. Treating them
+// alike either sends users back through OAuth for nothing or keeps a dead
+// token hammering the API. notionauth turns each case into a distinct,
+// typed event.
+//
+// # The Transport
+//
+// Every request passes one http.RoundTripper, [Transport], installed under
+// github.com/jomei/notionapi (see [NewClient]) or any other HTTP client:
+//
+//	caller (notionapi.Client, net/http)  ->  Transport.RoundTrip
+//	   1. latch: this token already known revoked?  -> ErrAuthRevoked at once, nothing sent
+//	   2. auth: Authorization: Bearer <token from Source> (on a copy of the request)
+//	   3. send through Base
+//	   4. classify: status below 400 -> the response, untouched
+//	                otherwise       -> *Error{Kind, Code, RetryAfter, ObjectID, RequestID, ...}
+//	   5. a 401 is confirmed with one probe of the token before it is believed;
+//	      only a confirmed loss latches the token and calls OnAuthRevoked, once
+//	   6. return the typed error (nil response, body closed)
+//
+// # Errors
+//
+// Failures are *[Error] values; their [Kind] says what to do:
+//
+//	AuthRevoked     the token is gone: run OAuth again
+//	Throttled       wait Error.RetryAfter; the token is fine
+//	PermissionLost  one object (Error.ObjectID) is deleted or no longer shared
+//	Blocked         refused outright (blocked 429, edge/WAF page): retrying won't help
+//	InvalidRequest  fix the request
+//	Conflict        a data collision: retry later
+//	Unavailable     Notion is failing or unreachable: retry later
+//
+// Through notionapi or net/http they arrive wrapped in a *url.Error; match
+// them with errors.Is and the sentinels, or errors.As for the details:
+//
+//	page, err := client.Page.Get(ctx, id)
+//	switch {
+//	case errors.Is(err, notionauth.ErrAuthRevoked):
+//		// ask the user to reconnect
+//	case errors.Is(err, notionauth.ErrPermissionLost):
+//		var e *notionauth.Error
+//		errors.As(err, &e)
+//		// ask the user to share e.ObjectID again
+//	case errors.Is(err, notionauth.ErrThrottled):
+//		// reschedule the job after e.RetryAfter
+//	}
+//
+// [KindOf] classifies an error in one call, including notionapi's own error
+// types for apps that cannot install the Transport, and [CheckResponse]
+// classifies a raw *http.Response.
+//
+// # Testing
+//
+// Package [github.com/notionauth/notionauth/notiontest] is a fake Notion
+// API on loopback that can revoke tokens, unshare pages, throttle, and
+// answer like Cloudflare, so that every failure above can be tested offline.
 package notionauth

@@ -1,0 +1,451 @@
+package notionauth
+
+import (
+	"context"
+	"errors"
+	"hash/maphash"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jomei/notionapi"
+	"golang.org/x/oauth2"
+	"golang.org/x/sync/singleflight"
+)
+
+// DefaultNotionVersion is the Notion-Version the Transport's token probe
+// sends when the request it confirms carried none. It is the version
+// github.com/jomei/notionapi v1.13.3 speaks.
+const DefaultNotionVersion = "2022-06-28"
+
+const (
+	// probePath is where a 401 is confirmed: the cheapest call every token
+	// may make.
+	probePath = "/v1/users/me"
+	// probeTimeout bounds a probe, which runs detached from the context of
+	// the call that started it (other calls wait on it too).
+	probeTimeout = 30 * time.Second
+	// latchSize bounds how many revoked tokens a Transport remembers.
+	latchSize = 4096
+	// drainLimit is how much of a discarded success body is read so that
+	// its connection can be reused.
+	drainLimit = 4 << 10
+)
+
+// Transport is an http.RoundTripper for Notion's API. It authenticates each
+// request with a token from Source, classifies every answer with a status of
+// 400 or more into an *[Error], and makes sure that only a genuine, confirmed
+// token loss is ever reported as [ErrAuthRevoked].
+//
+// For a response below 400 RoundTrip returns it untouched. Otherwise it
+// reads the error body (at most 1 MiB), closes it and returns a nil response
+// with an *Error; an http.Client hands that back wrapped in a *url.Error, so
+// match it with errors.Is(err, ErrThrottled) or errors.As(err, &e).
+//
+// # Confirm before revoke
+//
+// A 401 is not believed at once: Notion's edge, a proxy or a bad moment can
+// all produce one. The Transport probes the token once with GET
+// /v1/users/me (one probe per token, however many goroutines met the 401):
+//
+//   - the probe answers Notion's 401 "unauthorized": the token is gone. The
+//     Transport remembers it (by a keyed hash, never the token itself, for up
+//     to 4096 tokens), calls OnAuthRevoked once, and from then on fails every
+//     request with that token at once with ErrAuthRevoked, sending nothing;
+//   - the probe succeeds: the 401 was spurious. The request is sent once more
+//     (if RetryPolicy allows a second attempt and its body can be rewound);
+//     if it fails again, the error is not AuthRevoked (Reason
+//     [ReasonTokenValid]);
+//   - the probe fails otherwise (network, 5xx, 429, an edge page): nothing is
+//     known, so the call fails as Unavailable or Throttled with Reason
+//     [ReasonUnconfirmed]. Doubt never revokes.
+//
+// Requests to the token endpoints (/v1/oauth/...) are authenticated with the
+// client's credentials, not a token: their answers are classified but never
+// probed or remembered.
+//
+// The zero value is ready to use: it sends requests through
+// http.DefaultTransport with their own Authorization header. A Transport is
+// safe for concurrent use and should be shared by every client of the same
+// tokens, so that they share what it learns. It must not be copied after
+// first use. Use it for Notion's API only: it adds the token to every
+// request it sends, so fetch file URLs with another client.
+type Transport struct {
+	// Base sends the requests. nil means http.DefaultTransport.
+	Base http.RoundTripper
+	// Source gives the token for each request, sent as "Authorization:
+	// Bearer <token>". nil means the request's own Authorization header is
+	// used. A request that carries another scheme (Basic, for the token
+	// endpoints) keeps it.
+	Source oauth2.TokenSource
+	// Retry says how hard to try. The zero value means the defaults.
+	Retry RetryPolicy
+	// OnAuthRevoked, if set, is called once per confirmed revoked token,
+	// never concurrently for one token, with the error of the call that saw
+	// it first. Calls waiting on the same token return only once it has
+	// returned, so it should be quick (mark the grant, enqueue a job).
+	OnAuthRevoked func(ctx context.Context, err *Error)
+
+	once sync.Once
+	st   *transportState
+}
+
+var _ http.RoundTripper = (*Transport)(nil)
+
+// transportState is what a Transport learns while it runs.
+type transportState struct {
+	seed   maphash.Seed
+	bearer atomic.Pointer[bearer] // the last token seen, ready to send
+	latch  latch
+	probes singleflight.Group // keyed by token hash: one probe per token at a time
+}
+
+// bearer caches a token's header value and hash, so that the common case
+// (one token, many calls) allocates neither.
+type bearer struct {
+	token string
+	key   uint64
+	auth  []string // {"Bearer " + token}; shared, never modified
+}
+
+func (t *Transport) state() *transportState {
+	t.once.Do(func() { t.st = &transportState{seed: maphash.MakeSeed()} })
+	return t.st
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+// RoundTrip sends req and classifies the answer; see [Transport]. It never
+// modifies req, and it closes req.Body, also when it returns an error.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req == nil || req.URL == nil {
+		closeBody(req)
+		return nil, &Error{Kind: InvalidRequest, Message: "request has no URL"}
+	}
+	if err := t.Retry.validate(); err != nil {
+		closeBody(req)
+		return nil, requestError(req, InvalidRequest, err.Error(), nil)
+	}
+	st := t.state()
+	b, err := t.bearerFor(req, st)
+	if err != nil {
+		closeBody(req)
+		return nil, err
+	}
+	if b != nil {
+		if e := st.latch.get(b.key); e != nil {
+			closeBody(req)
+			return nil, revokedError(e, req)
+		}
+	}
+	resp, err := t.send(req, b, 1)
+	if err == nil && resp.StatusCode < 400 {
+		return resp, nil
+	}
+	e := failure(req, resp, err, 1)
+	if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(req.URL.Path) {
+		return t.confirm(req, st, b, e)
+	}
+	return nil, e
+}
+
+// bearerFor returns the token to send, or nil when the request carries
+// none (or a non-bearer scheme, which it keeps).
+func (t *Transport) bearerFor(req *http.Request, st *transportState) (*bearer, error) {
+	auth := req.Header.Get("Authorization")
+	if t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
+		tok := ""
+		if hasBearerPrefix(auth) {
+			tok = strings.TrimSpace(auth[len("Bearer "):])
+		}
+		if tok == "" {
+			return nil, nil
+		}
+		return st.bearerFor(tok), nil
+	}
+	tok, err := t.Source.Token()
+	if err != nil {
+		return nil, requestError(req, KindOf(err), "cannot get a token from Source", err)
+	}
+	if tok == nil || tok.AccessToken == "" {
+		return nil, requestError(req, InvalidRequest, "Source returned an empty token", nil)
+	}
+	return st.bearerFor(tok.AccessToken), nil
+}
+
+func hasBearerPrefix(auth string) bool {
+	return len(auth) >= len("Bearer ") && strings.EqualFold(auth[:len("Bearer ")], "Bearer ")
+}
+
+func (st *transportState) bearerFor(tok string) *bearer {
+	if b := st.bearer.Load(); b != nil && b.token == tok {
+		return b
+	}
+	b := &bearer{token: tok, key: maphash.String(st.seed, tok), auth: []string{"Bearer " + tok}}
+	st.bearer.Store(b)
+	return b
+}
+
+// send sends attempt n of req with b's token (if any). Per the
+// RoundTripper contract req is never modified: when something must change
+// (the header, a rewound body) a shallow copy is sent instead.
+func (t *Transport) send(req *http.Request, b *bearer, n int) (*http.Response, error) {
+	out := req
+	setAuth := b != nil && t.Source != nil && req.Header.Get("Authorization") != b.auth[0]
+	if setAuth || n > 1 {
+		r := *req
+		out = &r
+	}
+	if setAuth {
+		// The base must not modify the header either, so the value slices
+		// can be shared with the caller's; only the map is new.
+		h := make(http.Header, len(req.Header)+1)
+		for k, v := range req.Header {
+			h[k] = v
+		}
+		h["Authorization"] = b.auth
+		out.Header = h
+	}
+	if n > 1 && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			return nil, err
+		}
+		out.Body = body
+	}
+	return t.base().RoundTrip(out)
+}
+
+// canResend reports whether req may be sent again as attempt n.
+func (t *Transport) canResend(req *http.Request, n int) bool {
+	if n > t.Retry.maxAttempts() || req.Context().Err() != nil {
+		return false
+	}
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// confirm decides what a 401 for a bearer token means; see [Transport].
+// It returns a response only when a resend after a spurious 401 succeeds.
+func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, first *Error) (*http.Response, error) {
+	if b == nil {
+		first.Kind = InvalidRequest
+		first.Reason = ReasonNoToken
+		first.Message = joinMessage("the request carried no bearer token", first.Message)
+		return nil, first
+	}
+	ctx := req.Context()
+	// The probe may outlive this call: it gets its own copies of what it
+	// needs, never req itself.
+	seen, pr := *first, probeRequest(req, b)
+	ch := st.probes.DoChan(strconv.FormatUint(b.key, 36), func() (any, error) {
+		return t.probe(ctx, pr, st, b, &seen), nil
+	})
+	var res probeResult
+	select {
+	case r := <-ch:
+		res = r.Val.(probeResult)
+	case <-ctx.Done():
+		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, ctx.Err()
+		return nil, first
+	}
+	switch {
+	case res.revoked != nil:
+		first.Kind = AuthRevoked
+		return nil, first
+	case res.err != nil:
+		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, res.err
+		var pe *Error
+		if errors.As(res.err, &pe) && pe.Kind == Throttled {
+			first.Kind, first.RetryAfter = Throttled, pe.RetryAfter
+		}
+		return nil, first
+	}
+	// The token works: the 401 was about this call only.
+	first.Kind, first.Reason = Unavailable, ReasonTokenValid
+	if !t.canResend(req, 2) {
+		return nil, first
+	}
+	resp, err := t.send(req, b, 2)
+	if err == nil && resp.StatusCode < 400 {
+		return resp, nil
+	}
+	e := failure(req, resp, err, 2)
+	if e.Kind == AuthRevoked {
+		e.Kind, e.Reason = Unavailable, ReasonTokenValid
+	}
+	return nil, e
+}
+
+// probeResult is what a probe learnt about a token.
+type probeResult struct {
+	revoked *Error // confirmed: the token is gone
+	err     error  // the probe failed: nothing is known
+	// both nil: the token works
+}
+
+// probe asks Notion whether b's token still works, unless it is already
+// known to be revoked. It runs once per token at a time (singleflight),
+// detached from the cancellation of the call that started it, since other
+// calls wait on it too.
+func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportState, b *bearer, first *Error) probeResult {
+	if e := st.latch.get(b.key); e != nil {
+		return probeResult{revoked: e}
+	}
+	ctx = context.WithoutCancel(ctx)
+	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	defer cancel()
+	resp, err := t.base().RoundTrip(pr.WithContext(pctx))
+	if err != nil {
+		return probeResult{err: &Error{Kind: Unavailable, Method: http.MethodGet, Path: probePath,
+			Message: "token probe got no response", Err: err}}
+	}
+	if resp.StatusCode < 400 {
+		drain(resp.Body)
+		return probeResult{}
+	}
+	body, _ := readBounded(resp.Body)
+	resp.Body.Close()
+	pe := classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "")
+	if pe.Kind != AuthRevoked || pe.Code != CodeUnauthorized {
+		// Unknown: the cause must not match errors.Is(err, ErrAuthRevoked)
+		// (or any other verdict) through Unwrap.
+		if pe.Kind != Throttled {
+			pe.Kind = Unavailable
+		}
+		return probeResult{err: pe}
+	}
+	revoked := *first
+	revoked.Kind = AuthRevoked
+	revoked.Attempts = 0
+	st.latch.add(b.key, &revoked)
+	if t.OnAuthRevoked != nil {
+		e := revoked
+		t.OnAuthRevoked(ctx, &e)
+	}
+	return probeResult{revoked: &revoked}
+}
+
+// probeRequest builds GET /v1/users/me on req's host (and path prefix, for
+// an API behind a proxy), with b's token and req's Notion-Version.
+func probeRequest(req *http.Request, b *bearer) *http.Request {
+	prefix := ""
+	if i := strings.Index(req.URL.Path, "/v1/"); i > 0 {
+		prefix = req.URL.Path[:i]
+	}
+	u := &url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: prefix + probePath}
+	version := req.Header.Get("Notion-Version")
+	if version == "" {
+		version = DefaultNotionVersion
+	}
+	h := http.Header{"Authorization": b.auth, "Notion-Version": {version}}
+	return &http.Request{Method: http.MethodGet, URL: u, Header: h, Host: u.Host}
+}
+
+// failure turns a failed attempt (a response of 400 or more, or a transport
+// error) into an *Error, reading and closing the response body.
+func failure(req *http.Request, resp *http.Response, err error, attempts int) *Error {
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			return e // a notionauth Transport below this one already decided
+		}
+		if ctxErr := req.Context().Err(); ctxErr != nil {
+			err = ctxErr
+		}
+		e = requestError(req, Unavailable, "no response", err)
+		e.Attempts = attempts
+		return e
+	}
+	body, rerr := readBounded(resp.Body)
+	resp.Body.Close()
+	e := classify(resp.StatusCode, resp.Header, body, req.Method, req.URL.Path, req.URL.RawQuery)
+	e.Attempts = attempts
+	if rerr != nil {
+		e.Err = rerr
+	}
+	return e
+}
+
+func requestError(req *http.Request, kind Kind, msg string, err error) *Error {
+	return &Error{Kind: kind, Message: msg, Method: req.Method, Path: req.URL.Path, Err: err}
+}
+
+// revokedError is the error for a request with a token known to be revoked.
+func revokedError(latched *Error, req *http.Request) *Error {
+	e := *latched
+	e.Method, e.Path, e.Attempts, e.ObjectID = req.Method, req.URL.Path, 0, ""
+	e.Message = joinMessage("token was revoked (remembered; nothing sent)", latched.Message)
+	return &e
+}
+
+func closeBody(req *http.Request) {
+	if req != nil && req.Body != nil {
+		req.Body.Close()
+	}
+}
+
+func drain(body io.ReadCloser) {
+	_, _ = io.CopyN(io.Discard, body, drainLimit)
+	body.Close()
+}
+
+// latch remembers revoked tokens by hash, at most latchSize of them (the
+// oldest is forgotten first).
+type latch struct {
+	n     atomic.Int32 // len(m): lets the common case skip the lock
+	mu    sync.RWMutex // guards m and order
+	m     map[uint64]*Error
+	order []uint64 // keys in insertion order
+}
+
+func (l *latch) get(key uint64) *Error {
+	if l.n.Load() == 0 {
+		return nil
+	}
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.m[key]
+}
+
+func (l *latch) add(key uint64, e *Error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.m == nil {
+		l.m = make(map[uint64]*Error)
+	}
+	if _, ok := l.m[key]; !ok {
+		if len(l.order) >= latchSize {
+			delete(l.m, l.order[0])
+			l.order = append(l.order[:0], l.order[1:]...)
+		}
+		l.order = append(l.order, key)
+	}
+	l.m[key] = e
+	l.n.Store(int32(len(l.m)))
+}
+
+// NewClient returns a notionapi client whose every call goes through t,
+// with notionapi's own 429 loop switched off (notionapi.WithRetry(1)) so that
+// t alone decides what to retry. opts are applied first; t's http.Client and
+// the retry setting are applied last and cannot be overridden. t.Source
+// should be set: the notionapi client itself sends no token. A nil t means a
+// zero Transport.
+func NewClient(t *Transport, opts ...notionapi.ClientOption) *notionapi.Client {
+	if t == nil {
+		t = &Transport{}
+	}
+	all := make([]notionapi.ClientOption, 0, len(opts)+2)
+	all = append(all, opts...)
+	all = append(all, notionapi.WithHTTPClient(&http.Client{Transport: t}), notionapi.WithRetry(1))
+	return notionapi.NewClient("", all...)
+}
