@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -162,7 +163,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // bearerFor returns the token to send, or nil when the request carries
 // none (or a non-bearer scheme, which it keeps).
 func (t *Transport) bearerFor(req *http.Request, st *transportState) (*bearer, error) {
-	auth := req.Header.Get("Authorization")
+	auth := headerValue(req.Header, "Authorization")
 	if t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
 		tok := ""
 		if hasBearerPrefix(auth) {
@@ -183,6 +184,15 @@ func (t *Transport) bearerFor(req *http.Request, st *transportState) (*bearer, e
 	return st.bearerFor(tok.AccessToken), nil
 }
 
+// headerValue is h.Get(key) for a key already in canonical form: a direct
+// lookup, which finds exactly what Get would.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 func hasBearerPrefix(auth string) bool {
 	return len(auth) >= len("Bearer ") && strings.EqualFold(auth[:len("Bearer ")], "Bearer ")
 }
@@ -201,7 +211,7 @@ func (st *transportState) bearerFor(tok string) *bearer {
 // (the header, a rewound body) a shallow copy is sent instead.
 func (t *Transport) send(req *http.Request, b *bearer, n int) (*http.Response, error) {
 	out := req
-	setAuth := b != nil && t.Source != nil && req.Header.Get("Authorization") != b.auth[0]
+	setAuth := b != nil && t.Source != nil && headerValue(req.Header, "Authorization") != b.auth[0]
 	if setAuth || n > 1 {
 		r := *req
 		out = &r
@@ -209,9 +219,9 @@ func (t *Transport) send(req *http.Request, b *bearer, n int) (*http.Response, e
 	if setAuth {
 		// The base must not modify the header either, so the value slices
 		// can be shared with the caller's; only the map is new.
-		h := make(http.Header, len(req.Header)+1)
-		for k, v := range req.Header {
-			h[k] = v
+		h := maps.Clone(req.Header)
+		if h == nil {
+			h = make(http.Header, 1)
 		}
 		h["Authorization"] = b.auth
 		out.Header = h
