@@ -1,0 +1,65 @@
+// Package notiontest provides a fake of Notion's API (api.notion.com) for tests.
+//
+// A [Server] listens on loopback and keeps state: bearer tokens, pages,
+// blocks, databases and data sources, who they are shared with, OAuth
+// clients and grants, scripted faults, a per-token rate limit and a log of
+// every request. Its answers follow Notion-Version 2022-06-28, the version
+// github.com/jomei/notionapi speaks, so they decode into that package's types.
+//
+//	s := notiontest.New(t) // closed when the test ends
+//	token := s.NewToken()
+//	page := s.Put(notiontest.Object{Type: notiontest.Page, Title: "Roadmap"})
+//	s.Share(page, token)
+//	client := notionapi.NewClient(notionapi.Token(token), notionapi.WithHTTPClient(s.Client()))
+//
+// [Server.Client] and [Server.Transport] send requests for
+// https://api.notion.com (or any other host) to the fake, so code under test
+// keeps its real base URL.
+//
+// # Tokens and sharing
+//
+// Every token belongs to a bot user. [Server.NewToken] mints a token with a
+// new bot; tokens issued through OAuth share the bot of their grant, so a
+// refreshed access token sees what the old one saw. An object is visible to a
+// token when neither it nor an ancestor is deleted and it, or an ancestor, is
+// shared with the token's bot ([Server.Share]). Anything else answers 404
+// object_not_found, as Notion does for pages that were never shared or have
+// been unshared. [Server.RevokeToken] makes a token answer 401 unauthorized,
+// the only signal Notion gives when a connection is removed.
+//
+// # Faults
+//
+// [Server.Inject] scripts answers for matching requests: Notion errors
+// ([RateLimited], [Overloaded], [ServerError], ...), HTML pages from the
+// Cloudflare edge ([EdgeHTML]), latency ([Latency]) and connection resets
+// ([ConnectionReset]). Faults are checked before authentication, so they
+// apply to valid and invalid tokens alike.
+//
+// # Rate limits
+//
+// [Server.SetRateLimit] turns on a fixed-window budget per token, answering
+// 429 rate_limited with Retry-After as Notion does.
+//
+// # Request log
+//
+// [Server.Requests] and [Server.Count] report what the fake received. The
+// log records a hash of the bearer token ([TokenHash]), never the token.
+//
+// # OAuth
+//
+// [Server.AddOAuthClient] registers a public connection and
+// [Server.NewAuthCode] plays the authorize page. POST /v1/oauth/token
+// exchanges a code (once) or a refresh token: each refresh returns a new
+// access token and a new refresh token, and the old refresh token then fails
+// with invalid_grant. The old access token stays valid until revoked, since
+// Notion does not say otherwise. POST /v1/oauth/introspect and
+// /v1/oauth/revoke work on both kinds of token.
+//
+// # Order of checks
+//
+// Each request goes through, in order: faults, the Notion-Version header
+// (400 missing_version), the bearer token (401 unauthorized), the rate limit
+// (429 rate_limited), then the endpoint. The OAuth endpoints under
+// /v1/oauth/ use HTTP Basic client credentials instead of a bearer token,
+// do not require Notion-Version and are not rate limited.
+package notiontest

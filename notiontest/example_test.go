@@ -1,0 +1,89 @@
+package notiontest_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/jomei/notionapi"
+
+	"github.com/notionauth/notionauth/notiontest"
+)
+
+// The fake answers github.com/jomei/notionapi as Notion would: a page is
+// visible once shared, and gone once unshared.
+func Example() {
+	s := notiontest.NewServer()
+	defer s.Close()
+
+	token := s.NewToken()
+	id := s.Put(notiontest.Object{Type: notiontest.Page, Title: "Roadmap"})
+	s.Share(id, token)
+
+	client := notionapi.NewClient(notionapi.Token(token), notionapi.WithHTTPClient(s.Client()))
+	ctx := context.Background()
+	page, err := client.Page.Get(ctx, notionapi.PageID(id))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	title := page.Properties["title"].(*notionapi.TitleProperty)
+	fmt.Println(title.Title[0].PlainText)
+
+	s.Unshare(id, token)
+	_, err = client.Page.Get(ctx, notionapi.PageID(id))
+	var apiErr *notionapi.Error
+	if errors.As(err, &apiErr) {
+		fmt.Println(apiErr.Status, apiErr.Code)
+	}
+	// Output:
+	// Roadmap
+	// 404 object_not_found
+}
+
+func ExampleServer_Inject() {
+	s := notiontest.NewServer()
+	defer s.Close()
+	token := s.NewToken()
+
+	// The next request to any page is throttled.
+	f := notiontest.RateLimited(1500 * time.Millisecond)
+	f.Path = "/v1/pages/*"
+	s.Inject(f)
+
+	req, _ := http.NewRequest("GET", "https://api.notion.com/v1/pages/59833787-2cf9-4fdf-8782-e53db20768a5", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Notion-Version", "2022-06-28")
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode, resp.Header.Get("Retry-After"))
+	fmt.Println(s.Count("GET", "/v1/pages/*"))
+	// Output:
+	// 429 2
+	// 1
+}
+
+func ExampleServer_SetRateLimit() {
+	s := notiontest.NewServer()
+	defer s.Close()
+	token := s.NewToken()
+	s.SetRateLimit(notiontest.RateLimit{Budget: 2, Window: time.Minute})
+
+	// WithRetry(1): notionapi gives up at the first 429 instead of sleeping.
+	client := notionapi.NewClient(notionapi.Token(token),
+		notionapi.WithHTTPClient(s.Client()), notionapi.WithRetry(1))
+	for range 3 {
+		_, err := client.User.Me(context.Background())
+		fmt.Println(err)
+	}
+	// Output:
+	// <nil>
+	// <nil>
+	// Retry request with 429 response failed after 1 retries
+}

@@ -1,0 +1,229 @@
+package notiontest_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"testing"
+
+	"github.com/jomei/notionapi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/notionauth/notionauth/notiontest"
+)
+
+const (
+	clientID     = "client-id"
+	clientSecret = "client-secret"
+	redirectURI  = "https://app.example/callback"
+)
+
+// oauth posts body to /v1/oauth/<endpoint> with the client's Basic
+// credentials.
+func oauth(t *testing.T, s *notiontest.Server, endpoint, id, secret string, body any) response {
+	t.Helper()
+	req := newRequest(t, "POST", "/v1/oauth/"+endpoint, "", body)
+	req.SetBasicAuth(id, secret)
+	return send(t, s.Client(), req)
+}
+
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+	BotID        string `json:"bot_id"`
+	WorkspaceID  string `json:"workspace_id"`
+	RequestID    string `json:"request_id"`
+}
+
+func exchange(t *testing.T, s *notiontest.Server) tokenResponse {
+	t.Helper()
+	r := oauth(t, s, "token", clientID, clientSecret, map[string]any{
+		"grant_type": "authorization_code", "code": s.NewAuthCode(clientID), "redirect_uri": redirectURI,
+	})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	var tr tokenResponse
+	require.NoError(t, json.Unmarshal(r.body, &tr))
+	return tr
+}
+
+func newOAuthServer(t *testing.T) *notiontest.Server {
+	s := notiontest.New(t)
+	s.AddOAuthClient(clientID, clientSecret, redirectURI)
+	return s
+}
+
+func TestOAuthExchange(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	r := oauth(t, s, "token", clientID, clientSecret, map[string]any{
+		"grant_type": "authorization_code", "code": s.NewAuthCode(clientID), "redirect_uri": redirectURI,
+	})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	m := r.json(t)
+	for _, key := range []string{"access_token", "refresh_token", "bot_id", "workspace_id", "workspace_name", "request_id"} {
+		assert.NotEmpty(t, m[key], key)
+	}
+	assert.Equal(t, "bearer", m["token_type"])
+	assert.Nil(t, m["workspace_icon"])
+	assert.Nil(t, m["duplicated_template_id"])
+	assert.Contains(t, m, "duplicated_template_id")
+	assert.Equal(t, map[string]any{"type": "workspace", "workspace": true}, m["owner"])
+	assert.Equal(t, m["request_id"], r.header.Get("X-Notion-Request-Id"))
+
+	access := m["access_token"].(string)
+	me := do(t, s, "GET", "/v1/users/me", access, nil)
+	require.Equal(t, http.StatusOK, me.status, "an OAuth token is a valid API token")
+	assert.Equal(t, m["bot_id"], me.json(t)["id"])
+	assert.Equal(t, m["bot_id"], s.BotID(access))
+}
+
+func TestOAuthExchangeThroughNotionapi(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	client := notionapi.NewClient("", notionapi.WithHTTPClient(s.Client()),
+		notionapi.WithOAuthAppCredentials(clientID, clientSecret))
+	ctx := context.Background()
+
+	res, err := client.Authentication.CreateToken(ctx, &notionapi.TokenCreateRequest{
+		Code: s.NewAuthCode(clientID), GrantType: "authorization_code", RedirectUri: redirectURI,
+	})
+	require.NoError(t, err)
+	assert.NotEmpty(t, res.AccessToken)
+	assert.Equal(t, s.BotID(res.AccessToken), res.BotId)
+
+	_, err = client.Authentication.CreateToken(ctx, &notionapi.TokenCreateRequest{
+		Code: "used-or-unknown", GrantType: "authorization_code", RedirectUri: redirectURI,
+	})
+	var tokenErr *notionapi.TokenCreateError
+	require.ErrorAs(t, err, &tokenErr)
+	assert.Equal(t, notionapi.ErrorCode("invalid_grant"), tokenErr.Code)
+}
+
+func TestOAuthRefreshRotation(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	first := exchange(t, s)
+	page := s.Put(notiontest.Object{Title: "shared with the first token"})
+	s.Share(page, first.AccessToken)
+
+	refresh := func(token string) response {
+		return oauth(t, s, "token", clientID, clientSecret, map[string]any{"grant_type": "refresh_token", "refresh_token": token})
+	}
+	r := refresh(first.RefreshToken)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	var second tokenResponse
+	require.NoError(t, json.Unmarshal(r.body, &second))
+	assert.NotEqual(t, first.AccessToken, second.AccessToken, "a new access token")
+	assert.NotEqual(t, first.RefreshToken, second.RefreshToken, "a new refresh token")
+	assert.Equal(t, first.BotID, second.BotID, "the same bot")
+
+	assert.Equal(t, http.StatusOK, do(t, s, "GET", "/v1/pages/"+page, second.AccessToken, nil).status,
+		"the new access token sees what the old one saw")
+
+	r = refresh(first.RefreshToken)
+	require.Equal(t, http.StatusBadRequest, r.status, "the rotated refresh token is spent")
+	assert.Equal(t, "invalid_grant", r.json(t)["error"])
+
+	assert.Equal(t, http.StatusOK, refresh(second.RefreshToken).status)
+}
+
+func TestOAuthErrors(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	s.AddOAuthClient("other-client", "other-secret", "")
+	used := s.NewAuthCode(clientID)
+	exchangeBody := func(code string) map[string]any {
+		return map[string]any{"grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI}
+	}
+	require.Equal(t, http.StatusOK, oauth(t, s, "token", clientID, clientSecret, exchangeBody(used)).status)
+
+	tests := []struct {
+		name       string
+		id, secret string
+		endpoint   string
+		body       any
+		wantStatus int
+		wantCode   string
+	}{
+		{"wrong secret", clientID, "nope", "token", exchangeBody(s.NewAuthCode(clientID)), 401, "invalid_client"},
+		{"unknown client", "nobody", clientSecret, "token", exchangeBody(s.NewAuthCode(clientID)), 401, "invalid_client"},
+		{"wrong secret on introspect", clientID, "nope", "introspect", map[string]any{"token": "x"}, 401, "invalid_client"},
+		{"code used twice", clientID, clientSecret, "token", exchangeBody(used), 400, "invalid_grant"},
+		{"unknown code", clientID, clientSecret, "token", exchangeBody("nope"), 400, "invalid_grant"},
+		{"code of another client", "other-client", "other-secret", "token", exchangeBody(s.NewAuthCode(clientID)), 400, "invalid_grant"},
+		{"redirect mismatch", clientID, clientSecret, "token",
+			map[string]any{"grant_type": "authorization_code", "code": s.NewAuthCode(clientID), "redirect_uri": "https://evil.example"},
+			400, "invalid_grant"},
+		{"unknown refresh token", clientID, clientSecret, "token",
+			map[string]any{"grant_type": "refresh_token", "refresh_token": "nope"}, 400, "invalid_grant"},
+		{"unsupported grant", clientID, clientSecret, "token", map[string]any{"grant_type": "password"}, 400, "unsupported_grant_type"},
+		{"not JSON", clientID, clientSecret, "token", "grant_type=authorization_code", 400, "invalid_request"},
+	}
+	for _, shape := range []string{"oauth", "notion"} {
+		for _, tt := range tests {
+			t.Run(shape+"/"+tt.name, func(t *testing.T) {
+				s.SetNotionErrorShape(shape == "notion")
+				r := oauth(t, s, tt.endpoint, tt.id, tt.secret, tt.body)
+				require.Equal(t, tt.wantStatus, r.status, "body: %s", r.body)
+				if shape == "notion" {
+					e := r.apiErr(t)
+					assert.Equal(t, tt.wantCode, e.Code)
+					assert.NotEmpty(t, e.Message)
+					return
+				}
+				var e struct {
+					Error       string `json:"error"`
+					Description string `json:"error_description"`
+				}
+				require.NoError(t, json.Unmarshal(r.body, &e))
+				assert.Equal(t, tt.wantCode, e.Error)
+				assert.NotEmpty(t, e.Description)
+			})
+		}
+	}
+
+	// Redirect URIs are not checked for clients registered without one.
+	r := oauth(t, s, "token", "other-client", "other-secret",
+		map[string]any{"grant_type": "authorization_code", "code": s.NewAuthCode("other-client")})
+	assert.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+
+	r = do(t, s, "GET", "/v1/oauth/token", "", nil)
+	assert.Equal(t, "invalid_request_url", r.apiErr(t).Code)
+}
+
+func TestOAuthIntrospectAndRevoke(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	tr := exchange(t, s)
+	apiToken := s.NewToken()
+
+	introspect := func(token string) map[string]any {
+		r := oauth(t, s, "introspect", clientID, clientSecret, map[string]any{"token": token})
+		require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+		m := r.json(t)
+		assert.NotEmpty(t, m["request_id"])
+		return m
+	}
+	for _, token := range []string{tr.AccessToken, tr.RefreshToken, apiToken} {
+		m := introspect(token)
+		assert.Equal(t, true, m["active"])
+		assert.NotEmpty(t, m["scope"])
+		assert.Greater(t, m["iat"], float64(0))
+	}
+	assert.Equal(t, false, introspect("unknown")["active"])
+
+	r := oauth(t, s, "revoke", clientID, clientSecret, map[string]any{"token": tr.AccessToken})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.NotEmpty(t, r.json(t)["request_id"])
+
+	assert.Equal(t, false, introspect(tr.AccessToken)["active"])
+	assert.Equal(t, http.StatusUnauthorized, do(t, s, "GET", "/v1/users/me", tr.AccessToken, nil).status)
+	assert.Equal(t, http.StatusOK, do(t, s, "GET", "/v1/users/me", apiToken, nil).status)
+
+	r = oauth(t, s, "revoke", clientID, clientSecret, map[string]any{"token": tr.RefreshToken})
+	require.Equal(t, http.StatusOK, r.status)
+	r = oauth(t, s, "token", clientID, clientSecret, map[string]any{"grant_type": "refresh_token", "refresh_token": tr.RefreshToken})
+	assert.Equal(t, http.StatusBadRequest, r.status, "a revoked refresh token is spent")
+}
