@@ -167,7 +167,7 @@ func (t *Transport) bearerFor(req *http.Request, st *transportState) (*bearer, e
 	if t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
 		tok := ""
 		if hasBearerPrefix(auth) {
-			tok = strings.TrimSpace(auth[len("Bearer "):])
+			tok = strings.TrimSpace(auth[len("Bearer"):])
 		}
 		if tok == "" {
 			return nil, nil
@@ -193,8 +193,12 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
+// hasBearerPrefix reports whether auth uses the Bearer scheme (with or
+// without a token after it).
 func hasBearerPrefix(auth string) bool {
-	return len(auth) >= len("Bearer ") && strings.EqualFold(auth[:len("Bearer ")], "Bearer ")
+	const scheme = "Bearer"
+	return len(auth) >= len(scheme) && strings.EqualFold(auth[:len(scheme)], scheme) &&
+		(len(auth) == len(scheme) || auth[len(scheme)] == ' ')
 }
 
 func (st *transportState) bearerFor(tok string) *bearer {
