@@ -1,6 +1,7 @@
 package notionauth_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -9,9 +10,47 @@ import (
 	"time"
 
 	"github.com/jomei/notionapi"
+	"golang.org/x/oauth2"
 
 	"github.com/notionauth/notionauth"
+	"github.com/notionauth/notionauth/notiontest"
 )
+
+// A Transport under a notionapi client tells a page that is no longer
+// shared from a connection that is gone. The fake server stands in for
+// api.notion.com; in production leave Base nil.
+func ExampleTransport() {
+	srv := notiontest.NewServer()
+	defer srv.Close()
+	token := srv.NewToken()
+	page := srv.Put(notiontest.Object{Type: notiontest.Page, Title: "Roadmap"})
+	srv.Share(page, token)
+
+	tr := &notionauth.Transport{
+		Base:   srv.Transport(),
+		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
+		OnAuthRevoked: func(ctx context.Context, err *notionauth.Error) {
+			fmt.Println("connection gone:", err.StatusCode, err.Code)
+		},
+	}
+	client := notionauth.NewClient(tr)
+	ctx := context.Background()
+
+	srv.Unshare(page, token)
+	_, err := client.Page.Get(ctx, notionapi.PageID(page))
+	var e *notionauth.Error
+	if errors.As(err, &e) {
+		fmt.Println(e.Kind, e.ObjectID == page)
+	}
+
+	srv.RevokeToken(token)
+	_, err = client.Page.Get(ctx, notionapi.PageID(page))
+	fmt.Println(errors.Is(err, notionauth.ErrAuthRevoked))
+	// Output:
+	// permission lost true
+	// connection gone: 401 unauthorized
+	// true
+}
 
 // KindOf classifies the errors of a notionapi client that does not use the
 // Transport.
