@@ -197,11 +197,13 @@ func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("notionauth: ")
 	if e.Method != "" || e.Path != "" {
-		b.WriteString(e.Method)
+		// Both come from the caller's request: a path may hold an escaped
+		// newline (%0A) or anything else, so they are made safe too.
+		b.WriteString(oneLine(e.Method, 64))
 		if e.Method != "" && e.Path != "" {
 			b.WriteByte(' ')
 		}
-		b.WriteString(e.Path)
+		b.WriteString(oneLine(e.Path, maxMessage))
 		b.WriteString(": ")
 	}
 	b.WriteString(e.Kind.String())
@@ -290,23 +292,32 @@ var tokenPrefixes = [...]string{"secret_", "ntn_", "nrt_"}
 // this is a last line of defence, not a reason to put tokens there.
 func redactTokens(s string) string {
 	for _, p := range tokenPrefixes {
-		for from := 0; ; {
-			i := strings.Index(s[from:], p)
+		if !strings.Contains(s, p) {
+			continue
+		}
+		// One pass into a builder: splicing s in place for each token
+		// would be quadratic on a long message full of tokens.
+		var b strings.Builder
+		b.Grow(len(s))
+		for rest := s; ; {
+			i := strings.Index(rest, p)
 			if i < 0 {
+				b.WriteString(rest)
 				break
 			}
-			i += from
 			j := i + len(p)
-			for j < len(s) && isTokenByte(s[j]) {
+			for j < len(rest) && isTokenByte(rest[j]) {
 				j++
 			}
 			if j-i-len(p) < 8 { // too short to be a secret
-				from = j
-				continue
+				b.WriteString(rest[:j])
+			} else {
+				b.WriteString(rest[:i])
+				b.WriteString("[redacted]")
 			}
-			s = s[:i] + "[redacted]" + s[j:]
-			from = i + len("[redacted]")
+			rest = rest[j:]
 		}
+		s = b.String()
 	}
 	return s
 }
@@ -370,6 +381,11 @@ type errorBody struct {
 // rather than failing the whole body. ok is false unless body is a JSON
 // object that names an error (object "error", or a code or error field).
 func parseErrorBody(body []byte) (b errorBody, ok bool) {
+	if len(body) > maxErrorBody {
+		// Cut by readBounded: whatever parses in the first 1 MiB (say, a
+		// JSON error padded with whitespace) is not the whole answer.
+		return b, false
+	}
 	body = bytes.TrimSpace(body)
 	if len(body) == 0 || body[0] != '{' {
 		return b, false
@@ -543,7 +559,13 @@ func htmlTitle(body []byte) string {
 	if len(body) > max {
 		body = body[:max]
 	}
-	lower := bytes.ToLower(body)
+	// Lower-case ASCII only: bytes.ToLower would change the length of
+	// invalid UTF-8 and of some runes (U+0130), so that its indices would
+	// not point into body any more.
+	lower := make([]byte, len(body))
+	for i, c := range body {
+		lower[i] = lowerASCII(c)
+	}
 	i := bytes.Index(lower, []byte("<title"))
 	if i < 0 {
 		return ""
@@ -567,7 +589,12 @@ func joinMessage(ours, theirs string) string {
 	return ours + ": " + theirs
 }
 
-func isOAuthPath(path string) bool { return strings.HasPrefix(path, "/v1/oauth/") }
+// isOAuthPath reports whether path is one of the token endpoints, also
+// behind a proxy's path prefix (as probeRequest allows).
+func isOAuthPath(path string) bool {
+	i := strings.Index(path, "/v1/")
+	return i >= 0 && strings.HasPrefix(path[i:], "/v1/oauth/")
+}
 
 // objectID finds the object a PermissionLost error is about: the first
 // Notion id in the path (/v1/pages/{id}, /v1/blocks/{id}/children,
@@ -602,7 +629,7 @@ func parseID(s string) (string, bool) {
 			if !isHex(s[i]) {
 				return "", false
 			}
-			hex[i] = lower(s[i])
+			hex[i] = lowerASCII(s[i])
 		}
 	case 36:
 		n := 0
@@ -616,7 +643,7 @@ func parseID(s string) (string, bool) {
 			if !isHex(s[i]) {
 				return "", false
 			}
-			hex[n] = lower(s[i])
+			hex[n] = lowerASCII(s[i])
 			n++
 		}
 	default:
@@ -661,7 +688,7 @@ func isWordByte(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_'
 }
 
-func lower(c byte) byte {
+func lowerASCII(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + 'a' - 'A'
 	}
@@ -706,7 +733,15 @@ func KindOf(err error) Kind {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		return kindOfNotion(status, re.ErrorCode, true)
+		code := re.ErrorCode
+		if code == "" {
+			// oauth2 reads only the OAuth shape ("error"); Notion may
+			// answer {"object":"error","code":...} instead.
+			if b, ok := parseErrorBody(re.Body); ok {
+				code = b.code
+			}
+		}
+		return kindOfNotion(status, code, true)
 	}
 	if errors.Is(err, context.Canceled) {
 		return Unclassified
