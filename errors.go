@@ -121,6 +121,11 @@ const (
 	ReasonTokenValid = "token_valid"
 	// ReasonNoToken marks a 401 for a request that carried no bearer token.
 	ReasonNoToken = "no_token"
+	// ReasonMaybeCommitted marks a 503 whose additional_data
+	// (retry_guidance, committed_resource_id) says the write may have been
+	// applied: it is never repeated. ObjectID names the committed resource
+	// when Notion does.
+	ReasonMaybeCommitted = "may_be_committed"
 )
 
 // Notion's error codes, as found in [Error.Code]. The token endpoint's
@@ -181,7 +186,7 @@ type Error struct {
 	RequestID  string        // the body's request_id or the x-notion-request-id header
 	Reason     string        // additional_data.rate_limit_reason or a ReasonX constant
 	RetryAfter time.Duration // Throttled: how long Notion asked to wait; 0 when it did not say
-	ObjectID   string        // PermissionLost: the object concerned, dashed lower-case
+	ObjectID   string        // PermissionLost: the object concerned; ReasonMaybeCommitted: the committed one; dashed lower-case
 	Method     string        // the request's method
 	Path       string        // the request's URL path: never a query, never a token
 	Attempts   int           // requests sent for this call (0: none was sent)
@@ -375,6 +380,9 @@ type errorBody struct {
 	object, code, message, requestID string
 	reason, retryAfter               string
 	blockLimit                       bool
+	oauthShape                       bool   // the code came from OAuth's "error" field
+	committed                        bool   // a 503 that says the write may have been applied
+	committedID                      string // additional_data.committed_resource_id
 }
 
 // parseErrorBody reads body leniently: fields of the wrong type are ignored
@@ -399,6 +407,7 @@ func parseErrorBody(body []byte) (b errorBody, ok bool) {
 	b.message = jsonString(raw["message"])
 	if b.code == "" {
 		b.code = jsonString(raw["error"])
+		b.oauthShape = b.code != ""
 	}
 	if b.message == "" {
 		b.message = jsonString(raw["error_description"])
@@ -409,6 +418,9 @@ func parseErrorBody(body []byte) (b errorBody, ok bool) {
 		if json.Unmarshal(ad, &data) == nil {
 			b.reason = jsonString(data["rate_limit_reason"])
 			b.retryAfter = jsonScalar(data["retry_after"])
+			b.committedID = jsonString(data["committed_resource_id"])
+			_, guided := data["retry_guidance"]
+			b.committed = guided || b.committedID != ""
 			for _, v := range data {
 				if mentionsBlockLimit(string(v)) {
 					b.blockLimit = true
@@ -454,7 +466,11 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 	e := &Error{StatusCode: status, Method: method, Path: path}
 	b, notion := parseErrorBody(body)
 	reqID := h.Get(HeaderRequestID)
-	edge := !notion || (reqID == "" && b.requestID == "" && h.Get(HeaderCFRay) != "")
+	// A JSON answer with a cf-ray but no Notion request id anywhere came
+	// from the edge, except the token endpoint's OAuth-shaped errors, which
+	// carry no request_id and which the edge never produces.
+	edge := !notion || (reqID == "" && b.requestID == "" && h.Get(HeaderCFRay) != "" &&
+		!(b.oauthShape && isOAuthPath(path)))
 	e.RequestID = b.requestID
 	if e.RequestID == "" {
 		e.RequestID = reqID
@@ -476,6 +492,11 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 			e.RetryAfter = d
 		} else if d, ok := parseRetryAfter(b.retryAfter, timeNow()); ok {
 			e.RetryAfter = d
+		}
+	case Unavailable:
+		if !edge && b.committed {
+			e.Reason = ReasonMaybeCommitted
+			e.ObjectID, _ = parseID(b.committedID)
 		}
 	case PermissionLost:
 		e.ObjectID = objectID(path, query, b.message)
