@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
@@ -86,11 +87,20 @@ type Transport struct {
 	Source oauth2.TokenSource
 	// Retry says how hard to try. The zero value means the defaults.
 	Retry RetryPolicy
+	// Pacing says how each token's rate budget is spent. The zero value
+	// shares a pause per token and learns the budget; see [Pacing].
+	Pacing Pacing
 	// OnAuthRevoked, if set, is called once per confirmed revoked token,
 	// never concurrently for one token, with the error of the call that saw
 	// it first. Calls waiting on the same token return only once it has
 	// returned, so it should be quick (mark the grant, enqueue a job).
 	OnAuthRevoked func(ctx context.Context, err *Error)
+	// OnEvent, if set, is called for every retry, wait and pause, on the
+	// goroutine of the call concerned. It should be quick.
+	OnEvent func(Event)
+	// Logger, if set, receives the same events at debug level. nil means
+	// silent.
+	Logger *slog.Logger
 
 	once sync.Once
 	st   *transportState
@@ -101,22 +111,65 @@ var _ http.RoundTripper = (*Transport)(nil)
 // transportState is what a Transport learns while it runs.
 type transportState struct {
 	seed   maphash.Seed
+	pacing Pacing
+	clock  clock
 	bearer atomic.Pointer[bearer] // the last token seen, ready to send
 	latch  latch
 	probes singleflight.Group // keyed by token hash: one probe per token at a time
+	budget retryBudget
+	counters
+
+	pacersMu sync.Mutex // guards pacers
+	pacers   map[uint64]*pacer
 }
 
-// bearer caches a token's header value and hash, so that the common case
-// (one token, many calls) allocates neither.
+// bearer caches a token's header value, hash and pacer, so that the common
+// case (one token, many calls) allocates nothing for them.
 type bearer struct {
 	token string
 	key   uint64
 	auth  []string // {"Bearer " + token}; shared, never modified
+	pace  *pacer   // nil when pacing is off
 }
 
+// maxPacers bounds how many tokens' paces a Transport keeps; idle ones
+// are forgotten first.
+const maxPacers = 4096
+
 func (t *Transport) state() *transportState {
-	t.once.Do(func() { t.st = &transportState{seed: maphash.MakeSeed()} })
+	t.once.Do(func() {
+		t.st = &transportState{seed: maphash.MakeSeed(), pacing: t.Pacing, clock: realClock{}}
+	})
 	return t.st
+}
+
+// pacerFor returns the pacer of the token with hash key.
+func (st *transportState) pacerFor(key uint64) *pacer {
+	if st.pacing.Off {
+		return nil
+	}
+	st.pacersMu.Lock()
+	defer st.pacersMu.Unlock()
+	if p := st.pacers[key]; p != nil {
+		return p
+	}
+	p := newPacer(st.clock, st.pacing)
+	if st.pacers == nil {
+		st.pacers = make(map[uint64]*pacer)
+	}
+	if len(st.pacers) >= maxPacers {
+		now := st.clock.Now()
+		for k, q := range st.pacers {
+			if q.idle(now) {
+				delete(st.pacers, k)
+			}
+		}
+		if len(st.pacers) >= maxPacers {
+			return p // all busy: this token's pace is not shared
+		}
+	}
+	st.pacers[key] = p
+	return p
 }
 
 func (t *Transport) base() http.RoundTripper {
@@ -133,7 +186,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, &Error{Kind: InvalidRequest, Message: "request has no URL"}
 	}
-	if err := t.Retry.validate(); err != nil {
+	if err := t.validate(); err != nil {
 		closeBody(req)
 		return nil, requestError(req, InvalidRequest, err.Error(), nil)
 	}
@@ -143,21 +196,106 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 		return nil, err
 	}
+	var pace *pacer
 	if b != nil {
 		if e := st.latch.get(b.key); e != nil {
 			closeBody(req)
 			return nil, revokedError(e, req)
 		}
+		pace = b.pace
 	}
-	resp, err := t.send(req, b, 1)
-	if err == nil && resp.StatusCode < 400 {
-		return resp, nil
+	ctx := req.Context()
+	for n := 1; ; n++ {
+		var tk ticket
+		if pace != nil {
+			var waited time.Duration
+			tk, waited, err = pace.acquire(ctx, t.Retry.maxWait())
+			if err != nil {
+				if n == 1 {
+					closeBody(req) // never handed to Base
+				}
+				return nil, waitError(req, err, waited, n-1)
+			}
+			if waited > 0 {
+				st.waits.Add(1)
+				st.waited.Add(int64(waited))
+				t.emit(ctx, Event{Type: EventWait, Kind: Throttled, Attempt: n, Wait: waited,
+					Method: req.Method, Path: req.URL.Path})
+			}
+		}
+		st.requests.Add(1)
+		resp, err := t.send(req, b, n)
+		if err == nil && resp.StatusCode < 400 {
+			if pace != nil {
+				pace.done(tk, nil)
+			}
+			return resp, nil
+		}
+		e := failure(req, resp, err, n)
+		if pace != nil {
+			pace.done(tk, e)
+		}
+		if e.Kind == Throttled && e.StatusCode != 0 {
+			st.throttled.Add(1)
+			if pace != nil && e.RetryAfter > 0 {
+				t.emit(ctx, eventFor(EventPause, e, e.RetryAfter))
+			}
+		}
+		if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(req.URL.Path) {
+			return t.confirm(req, st, b, e, n)
+		}
+		wait, retry := t.retryWait(req, e, n, pace != nil, st)
+		if !retry {
+			return nil, e
+		}
+		st.retries.Add(1)
+		t.emit(ctx, eventFor(EventRetry, e, wait))
+		if e.StatusCode == 0 || e.StatusCode >= 502 && e.StatusCode <= 504 {
+			// The connection that carried this failure may be stale (a run
+			// of 502s can follow one another on one keep-alive
+			// connection): make the next attempt dial afresh.
+			if ci, ok := t.base().(interface{ CloseIdleConnections() }); ok {
+				ci.CloseIdleConnections()
+			}
+		}
+		if !sleep(ctx, wait) {
+			e.Err = errors.Join(e.Err, ctx.Err())
+			return nil, e
+		}
 	}
-	e := failure(req, resp, err, 1)
-	if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(req.URL.Path) {
-		return t.confirm(req, st, b, e)
+}
+
+// validate reports configuration that cannot be honoured.
+func (t *Transport) validate() error {
+	if err := t.Retry.validate(); err != nil {
+		return err
 	}
-	return nil, e
+	return t.Pacing.validate()
+}
+
+// sleep waits d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// waitError is the error of a call that could not wait its turn.
+func waitError(req *http.Request, err error, wait time.Duration, attempts int) *Error {
+	e := requestError(req, Throttled, "the token is paused by Notion's rate limit", nil)
+	e.Reason, e.RetryAfter, e.Attempts = ReasonPaced, wait, attempts
+	if err != errWaitTooLong {
+		e.Err = err
+	}
+	return e
 }
 
 // bearerFor returns the token to send, or nil when the request carries
@@ -205,7 +343,8 @@ func (st *transportState) bearerFor(tok string) *bearer {
 	if b := st.bearer.Load(); b != nil && b.token == tok {
 		return b
 	}
-	b := &bearer{token: tok, key: maphash.String(st.seed, tok), auth: []string{"Bearer " + tok}}
+	key := maphash.String(st.seed, tok)
+	b := &bearer{token: tok, key: key, auth: []string{"Bearer " + tok}, pace: st.pacerFor(key)}
 	st.bearer.Store(b)
 	return b
 }
@@ -242,15 +381,12 @@ func (t *Transport) send(req *http.Request, b *bearer, n int) (*http.Response, e
 
 // canResend reports whether req may be sent again as attempt n.
 func (t *Transport) canResend(req *http.Request, n int) bool {
-	if n > t.Retry.maxAttempts() || req.Context().Err() != nil {
-		return false
-	}
-	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	return n <= t.Retry.maxAttempts() && req.Context().Err() == nil && rewindable(req)
 }
 
 // confirm decides what a 401 for a bearer token means; see [Transport].
 // It returns a response only when a resend after a spurious 401 succeeds.
-func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, first *Error) (*http.Response, error) {
+func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, first *Error, n int) (*http.Response, error) {
 	if b == nil {
 		first.Kind = InvalidRequest
 		first.Reason = ReasonNoToken
@@ -286,14 +422,15 @@ func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, fi
 	}
 	// The token works: the 401 was about this call only.
 	first.Kind, first.Reason = Unavailable, ReasonTokenValid
-	if !t.canResend(req, 2) {
+	if !t.canResend(req, n+1) {
 		return nil, first
 	}
-	resp, err := t.send(req, b, 2)
+	st.requests.Add(1)
+	resp, err := t.send(req, b, n+1)
 	if err == nil && resp.StatusCode < 400 {
 		return resp, nil
 	}
-	e := failure(req, resp, err, 2)
+	e := failure(req, resp, err, n+1)
 	if e.Kind == AuthRevoked {
 		e.Kind, e.Reason = Unavailable, ReasonTokenValid
 	}
@@ -318,6 +455,7 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	ctx = context.WithoutCancel(ctx)
 	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
 	defer cancel()
+	st.requests.Add(1)
 	resp, err := t.base().RoundTrip(pr.WithContext(pctx))
 	if err != nil {
 		return probeResult{err: &Error{Kind: Unavailable, Method: http.MethodGet, Path: probePath,

@@ -145,6 +145,7 @@ func TestEndToEndKinds(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
+			e.tr.Retry.MaxAttempts = 1 // see the classification, not the recovery
 			tc.fault.Path = "/v1/pages/*"
 			e.srv.Inject(tc.fault)
 			_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
@@ -179,6 +180,7 @@ func TestEndToEndSentinels(t *testing.T) {
 		{notiontest.Fault{Status: 400, Code: "invalid_json"}, notionauth.ErrInvalidRequest},
 	} {
 		e := newEnv(t)
+		e.tr.Retry.MaxAttempts = 1
 		e.srv.Inject(tc.fault)
 		_, err := e.client.Block.GetChildren(context.Background(), notionapi.BlockID(e.page), nil)
 		assert.ErrorIs(t, err, tc.sentinel)
@@ -444,6 +446,7 @@ func TestEndToEndLatencyAndDeadline(t *testing.T) {
 // their connections.
 func TestEndToEndNoLeaks(t *testing.T) {
 	e := newEnv(t)
+	e.tr.Retry.MaxAttempts = 1
 	// Warm up: the keep-alive connection's goroutines are not a leak.
 	_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
 	require.NoError(t, err)

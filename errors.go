@@ -126,6 +126,11 @@ const (
 	// applied: it is never repeated. ObjectID names the committed resource
 	// when Notion does.
 	ReasonMaybeCommitted = "may_be_committed"
+	// ReasonPaced marks a Throttled error the Transport returned without
+	// sending: the token's pause (or budget) would have made the call wait
+	// longer than RetryPolicy.MaxWait or its context allows. RetryAfter is
+	// the expected wait.
+	ReasonPaced = "paced"
 )
 
 // Notion's error codes, as found in [Error.Code]. The token endpoint's
@@ -488,10 +493,18 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 	}
 	switch e.Kind {
 	case Throttled:
-		if d, ok := parseRetryAfter(h.Get(HeaderRetryAfter), timeNow()); ok {
-			e.RetryAfter = d
-		} else if d, ok := parseRetryAfter(b.retryAfter, timeNow()); ok {
-			e.RetryAfter = d
+		now := timeNow()
+		hdr, hok := parseRetryAfter(h.Get(HeaderRetryAfter), now)
+		data, dok := parseRetryAfter(b.retryAfter, now)
+		switch {
+		case hok && dok && data <= hdr && hdr-data < time.Second:
+			// The same wait, said more precisely than the header's
+			// whole seconds.
+			e.RetryAfter = data
+		case hok:
+			e.RetryAfter = hdr
+		case dok:
+			e.RetryAfter = data
 		}
 	case Unavailable:
 		if !edge && b.committed {

@@ -1,11 +1,15 @@
 package notionauth
 
 import (
+	"errors"
 	"fmt"
 	"math"
+	"math/rand/v2"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -19,38 +23,92 @@ const (
 	// a minute is worth sleeping through; a longer one (the workspace limit)
 	// is better handed back to the app to reschedule.
 	DefaultMaxWait = 60 * time.Second
+	// DefaultBaseDelay is the first backoff's ceiling: long enough for a
+	// gateway blip to pass, short enough not to be noticed.
+	DefaultBaseDelay = 500 * time.Millisecond
+	// DefaultMaxDelay caps one backoff: beyond it, an outage is better
+	// reported than waited out.
+	DefaultMaxDelay = 16 * time.Second
+	// DefaultRetryRatio lets failure retries (5xx, network errors, 409s)
+	// add at most a tenth to the traffic over time, so that an outage cannot
+	// turn into a retry storm.
+	DefaultRetryRatio = 0.1
+	// DefaultRetryBurst is how many failure retries are available before
+	// any calls have earned them: a short burst of errors is still retried.
+	DefaultRetryBurst = 10
 )
 
 // maxRetryAfter caps a parsed Retry-After so that absurd values cannot
 // overflow a time.Duration. Anything this long is beyond any MaxWait anyway.
 const maxRetryAfter = 24 * time.Hour
 
-// RetryPolicy says how hard a [Transport] tries. The zero value uses the
-// defaults written on each field.
+// RetryPolicy says what a [Transport] retries and how long it waits. The
+// zero value uses the defaults written on each field.
+//
+// What is retried:
+//   - 429 (not public_api_request_blocked) and 529, for any method, since
+//     Notion did not process the request: after exactly the Retry-After it
+//     asked for (shared by all requests of the token, see [Pacing]), or
+//     after a backoff when it gave none;
+//   - 409 conflict_error, after a backoff;
+//   - 500, 502, 503, 504 and network failures, after a backoff, only for
+//     requests that are safe to repeat: GET, HEAD, OPTIONS, DELETE and
+//     Notion's read-only POSTs (/v1/search, /v1/databases/{id}/query,
+//     /v1/data_sources/{id}/query), or any request that never left (the
+//     connection could not be made). A 503 that says a write may have been
+//     committed (Reason [ReasonMaybeCommitted]) is never repeated;
+//   - never: Blocked, PermissionLost, InvalidRequest, AuthRevoked.
+//
+// A request whose body cannot be rewound (no GetBody) is sent once.
+// Backoffs use full jitter: a random wait between 0 and
+// min(MaxDelay, BaseDelay·2^(attempt-1)).
 type RetryPolicy struct {
 	// MaxAttempts is the number of requests one call may send, the first
 	// included. 0 means DefaultMaxAttempts; 1 means send once and never
 	// retry. Negative values are invalid.
 	MaxAttempts int
-	// MaxWait is the longest single wait before a retry. A Retry-After
-	// beyond it (or beyond the request context's deadline) is not slept:
-	// the call returns ErrThrottled with RetryAfter set. 0 means
-	// DefaultMaxWait. Negative values are invalid.
+	// MaxWait is the longest single wait before a retry, and the longest a
+	// request waits for its token's pause. A Retry-After beyond it (or
+	// beyond the request context's deadline) is not slept: the call returns
+	// ErrThrottled at once with RetryAfter set, so the app can reschedule.
+	// 0 means DefaultMaxWait. Negative values are invalid.
 	MaxWait time.Duration
+	// BaseDelay is the ceiling of the first backoff. 0 means
+	// DefaultBaseDelay. Negative values are invalid.
+	BaseDelay time.Duration
+	// MaxDelay caps every backoff. 0 means DefaultMaxDelay. Negative
+	// values are invalid.
+	MaxDelay time.Duration
+	// RetryRatio is the retry budget: failure retries (5xx, network, 409)
+	// may add at most this fraction of the requests sent, over time. 0
+	// means DefaultRetryRatio; a negative value means no budget. Waits
+	// Notion asked for (429, 529) are not counted: the pause already keeps
+	// them from piling up.
+	RetryRatio float64
+	// RetryBurst is how many failure retries the budget holds at most, and
+	// holds at first. 0 means DefaultRetryBurst. Negative values are
+	// invalid.
+	RetryBurst int
 }
 
-func (p RetryPolicy) maxAttempts() int {
-	if p.MaxAttempts == 0 {
-		return DefaultMaxAttempts
-	}
-	return p.MaxAttempts
-}
+func (p RetryPolicy) maxAttempts() int { return orDefault(p.MaxAttempts, DefaultMaxAttempts) }
 
-func (p RetryPolicy) maxWait() time.Duration {
-	if p.MaxWait == 0 {
-		return DefaultMaxWait
+func (p RetryPolicy) maxWait() time.Duration { return orDefault(p.MaxWait, DefaultMaxWait) }
+
+func (p RetryPolicy) baseDelay() time.Duration { return orDefault(p.BaseDelay, DefaultBaseDelay) }
+
+func (p RetryPolicy) maxDelay() time.Duration { return orDefault(p.MaxDelay, DefaultMaxDelay) }
+
+func (p RetryPolicy) retryRatio() float64 { return orDefault(p.RetryRatio, DefaultRetryRatio) }
+
+func (p RetryPolicy) retryBurst() int { return orDefault(p.RetryBurst, DefaultRetryBurst) }
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
 	}
-	return p.MaxWait
+	return v
 }
 
 // validate reports a policy that cannot be honoured.
@@ -60,8 +118,140 @@ func (p RetryPolicy) validate() error {
 		return fmt.Errorf("RetryPolicy.MaxAttempts is %d, want 0 (default) or more", p.MaxAttempts)
 	case p.MaxWait < 0:
 		return fmt.Errorf("RetryPolicy.MaxWait is %v, want 0 (default) or more", p.MaxWait)
+	case p.BaseDelay < 0:
+		return fmt.Errorf("RetryPolicy.BaseDelay is %v, want 0 (default) or more", p.BaseDelay)
+	case p.MaxDelay < 0:
+		return fmt.Errorf("RetryPolicy.MaxDelay is %v, want 0 (default) or more", p.MaxDelay)
+	case p.RetryBurst < 0:
+		return fmt.Errorf("RetryPolicy.RetryBurst is %d, want 0 (default) or more", p.RetryBurst)
+	case math.IsNaN(p.RetryRatio):
+		return fmt.Errorf("RetryPolicy.RetryRatio is NaN")
 	}
 	return nil
+}
+
+// backoff is the full-jitter wait before attempt n+1.
+func (p RetryPolicy) backoff(n int) time.Duration {
+	ceiling := p.maxDelay()
+	if d := p.baseDelay(); n < 32 && d < ceiling>>(n-1) {
+		ceiling = d << (n - 1)
+	}
+	return time.Duration(rand.Int64N(int64(ceiling) + 1))
+}
+
+// retryWait decides whether a call whose attempt n failed with e is sent
+// again, and how long to wait first. paced says the token's pacer already
+// holds the next attempt until the pause Notion asked for is over.
+func (t *Transport) retryWait(req *http.Request, e *Error, n int, paced bool, st *transportState) (time.Duration, bool) {
+	p := t.Retry
+	ctx := req.Context()
+	if n >= p.maxAttempts() || ctx.Err() != nil || !rewindable(req) {
+		return 0, false
+	}
+	var wait time.Duration
+	switch e.Kind {
+	case Throttled:
+		if e.RetryAfter > 0 {
+			if e.RetryAfter > p.maxWait() || beyondDeadline(ctx, time.Now(), e.RetryAfter) {
+				return 0, false
+			}
+			if paced {
+				return 0, true
+			}
+			return e.RetryAfter, true
+		}
+		wait = p.backoff(n)
+		if beyondDeadline(ctx, time.Now(), wait) {
+			return 0, false
+		}
+		return wait, true
+	case Conflict:
+	case Unavailable:
+		if e.Reason == ReasonMaybeCommitted || !idempotent(req.Method, req.URL.Path) && !neverSent(e.Err) {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	wait = p.backoff(n)
+	if beyondDeadline(ctx, time.Now(), wait) || !st.budget.take(st.requests.Load(), p.retryRatio(), p.retryBurst()) {
+		return 0, false
+	}
+	return wait, true
+}
+
+// rewindable reports whether req's body can be sent again.
+func rewindable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// idempotent reports whether a request may be repeated safely: the
+// idempotent methods, and Notion's POSTs that only read.
+func idempotent(method, path string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete, http.MethodTrace:
+		return true
+	case http.MethodPost:
+		return readOnlyPost(path)
+	}
+	return false
+}
+
+// readOnlyPost reports whether path is one of Notion's read-only POSTs:
+// /v1/search, /v1/databases/{id}/query, /v1/data_sources/{id}/query (also
+// behind a proxy's path prefix).
+func readOnlyPost(path string) bool {
+	i := strings.Index(path, "/v1/")
+	if i < 0 {
+		return false
+	}
+	rest := strings.Trim(path[i+len("/v1/"):], "/")
+	if rest == "search" {
+		return true
+	}
+	kind, rest, ok := strings.Cut(rest, "/")
+	if !ok || kind != "databases" && kind != "data_sources" {
+		return false
+	}
+	id, op, ok := strings.Cut(rest, "/")
+	return ok && id != "" && op == "query"
+}
+
+// neverSent reports whether err proves the request never reached the
+// server (the connection could not be made), so that repeating it is safe
+// whatever its method.
+func neverSent(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// retryBudget is a token bucket of failure retries, refilled by the
+// requests sent. It is safe for concurrent use.
+type retryBudget struct {
+	mu     sync.Mutex // guards the fields below
+	tokens float64
+	seen   int64 // requests counted at the last refill
+	primed bool
+}
+
+// take spends one retry if the budget has one. sent is the number of
+// requests sent so far.
+func (b *retryBudget) take(sent int64, ratio float64, burst int) bool {
+	if ratio < 0 {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.primed {
+		b.tokens, b.primed = float64(burst), true
+	}
+	b.tokens = min(float64(burst), b.tokens+ratio*float64(sent-b.seen))
+	b.seen = sent
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // timeNow is the clock used to turn an HTTP-date Retry-After into a
