@@ -39,6 +39,8 @@
 //
 // [Server.SetRateLimit] turns on a fixed-window budget per token, answering
 // 429 rate_limited with Retry-After as Notion does.
+// [RateLimit.PreciseRetryAfter] adds the wait in milliseconds to the body, for
+// tests that shrink the window to seconds.
 //
 // # Request log
 //

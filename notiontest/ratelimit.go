@@ -1,6 +1,7 @@
 package notiontest
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -16,10 +17,23 @@ const (
 
 // RateLimit is a fixed-window request budget per token. The zero value
 // disables the limit.
+//
+// Notion's window is a minute and its Retry-After is in whole seconds, so a
+// client learns the reset to within 1/60 of the window. A test or benchmark
+// that shrinks Window to a few seconds would lose that precision with whole
+// seconds; PreciseRetryAfter keeps it by also sending the wait in
+// milliseconds in the body.
 type RateLimit struct {
 	Budget int           // requests per window per token; 0: no limit
 	Window time.Duration // 0: 60s, Notion's window
 	Reason string        // rate_limit_reason of the 429s; "": ReasonRequestRateLimit
+	// PreciseRetryAfter also reports the wait in additional_data.retry_after
+	// with millisecond precision (e.g. "0.437"), while the Retry-After header
+	// stays in whole seconds rounded up, as Notion sends it. It lets a test
+	// or benchmark use a window of a few seconds and still give clients
+	// Notion's relative precision (1 s in a 60 s window); clients that read
+	// only the header are unaffected.
+	PreciseRetryAfter bool
 }
 
 type window struct {
@@ -32,7 +46,8 @@ type window struct {
 // used Budget requests, further requests in the window get 429 rate_limited
 // with Retry-After set to the whole seconds (rounded up, at least 1) until
 // the window ends, repeated in additional_data "retry_after" next to
-// "rate_limit_reason". Requests answered 429 do not use the budget. Only
+// "rate_limit_reason" (in seconds with three decimals, rounded up to the
+// millisecond, when PreciseRetryAfter is set). Requests answered 429 do not use the budget. Only
 // authenticated API requests count: not faults, not 401s, not /v1/oauth/.
 func (s *Server) SetRateLimit(rl RateLimit) {
 	s.mu.Lock()
@@ -68,9 +83,14 @@ func (s *Server) admit(token string) (*apiError, http.Header) {
 	if reason == "" {
 		reason = ReasonRequestRateLimit
 	}
-	secs := strconv.Itoa(retryAfterSeconds(w.start.Add(length).Sub(now)))
+	left := w.start.Add(length).Sub(now)
+	secs := strconv.Itoa(retryAfterSeconds(left))
+	data := secs
+	if rl.PreciseRetryAfter {
+		data = retryAfterMillis(left)
+	}
 	return &apiError{http.StatusTooManyRequests, "rate_limited", defaultMessage("rate_limited"),
-			map[string]any{"retry_after": secs, "rate_limit_reason": reason}},
+			map[string]any{"retry_after": data, "rate_limit_reason": reason}},
 		http.Header{headerRetryAfter: {secs}}
 }
 
@@ -78,4 +98,11 @@ func (s *Server) admit(token string) (*apiError, http.Header) {
 func retryAfterSeconds(d time.Duration) int {
 	secs := int((d + time.Second - 1) / time.Second)
 	return max(secs, 1)
+}
+
+// retryAfterMillis is d in seconds with three decimals ("0.437"), rounded
+// up to the millisecond, at least "0.001".
+func retryAfterMillis(d time.Duration) string {
+	ms := max(int64((d+time.Millisecond-1)/time.Millisecond), 1)
+	return fmt.Sprintf("%d.%03d", ms/1000, ms%1000)
 }

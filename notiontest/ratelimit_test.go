@@ -93,3 +93,45 @@ func TestRateLimitCountsOnlyAuthenticatedRequests(t *testing.T) {
 	s.SetRateLimit(notiontest.RateLimit{})
 	assert.Equal(t, http.StatusOK, do(t, s, "GET", "/v1/users/me", token, nil).status, "Budget 0 disables the limit")
 }
+
+func TestRateLimitPreciseRetryAfter(t *testing.T) {
+	t.Parallel()
+	s, token := setup(t)
+	const window = 2500 * time.Millisecond
+	s.SetRateLimit(notiontest.RateLimit{Budget: 1, Window: window, PreciseRetryAfter: true})
+
+	start := time.Now()
+	require.Equal(t, http.StatusOK, do(t, s, "GET", "/v1/users/me", token, nil).status)
+	r := do(t, s, "GET", "/v1/users/me", token, nil)
+	elapsed := time.Since(start)
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	e := r.apiErr(t)
+
+	assert.Equal(t, "3", r.header.Get("Retry-After"), "the header stays in whole seconds, rounded up")
+	assert.Equal(t, "public_api_request_rate_limit", e.AdditionalData["rate_limit_reason"])
+	precise, ok := e.AdditionalData["retry_after"].(string)
+	require.True(t, ok, "retry_after is a string, as Notion sends it: %#v", e.AdditionalData["retry_after"])
+	assert.Regexp(t, `^[0-9]+\.[0-9]{3}$`, precise, "seconds with three decimals")
+	secs, err := strconv.ParseFloat(precise, 64)
+	require.NoError(t, err)
+	got := time.Duration(secs * float64(time.Second))
+	// The window started at the first request, between start and the
+	// second request: what is left of it lies in [window-elapsed, window].
+	assert.LessOrEqual(t, got, window, "retry_after %s", precise)
+	assert.GreaterOrEqual(t, got, window-elapsed-time.Millisecond, "retry_after %s, elapsed %v", precise, elapsed)
+}
+
+func TestRateLimitPreciseRetryAfterSubSecond(t *testing.T) {
+	t.Parallel()
+	s, token := setup(t)
+	const window = 900 * time.Millisecond
+	s.SetRateLimit(notiontest.RateLimit{Budget: 1, Window: window, PreciseRetryAfter: true})
+
+	require.Equal(t, http.StatusOK, do(t, s, "GET", "/v1/users/me", token, nil).status)
+	r := do(t, s, "GET", "/v1/users/me", token, nil)
+	require.Equal(t, http.StatusTooManyRequests, r.status)
+	e := r.apiErr(t)
+	assert.Equal(t, "1", r.header.Get("Retry-After"), "the header is at least 1")
+	assert.Regexp(t, `^0\.[0-9]{3}$`, e.AdditionalData["retry_after"], "a sub-second wait in milliseconds")
+	assert.NotEqual(t, "0.000", e.AdditionalData["retry_after"], "rounded up, never 0")
+}
