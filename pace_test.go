@@ -1,0 +1,329 @@
+package notionauth
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fakeClock is a clock that moves only when told to.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers []*fakeTimer
+}
+
+type fakeTimer struct {
+	c       *fakeClock
+	at      time.Time
+	f       func()
+	stopped bool
+}
+
+func (t *fakeTimer) Stop() bool {
+	t.c.mu.Lock()
+	defer t.c.mu.Unlock()
+	was := !t.stopped
+	t.stopped = true
+	return was
+}
+
+// newFakeClock starts at the real time, so that context deadlines compare.
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) stopper {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
+	c.timers = append(c.timers, t)
+	return t
+}
+
+// advance moves time on by d and runs the timers that came due.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		switch {
+		case t.stopped:
+		case !t.at.After(c.now):
+			t.stopped = true
+			due = append(due, t)
+		default:
+			kept = append(kept, t)
+		}
+	}
+	c.timers = kept
+	c.mu.Unlock()
+	for _, t := range due {
+		t.f()
+	}
+}
+
+func (p *pacer) queued() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.queue)
+}
+
+func (p *pacer) budget() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.limit
+}
+
+const forever = time.Hour
+
+func throttled(retryAfter time.Duration) *Error {
+	return &Error{Kind: Throttled, StatusCode: 429, Code: CodeRateLimited, Reason: ReasonRequestRateLimit, RetryAfter: retryAfter}
+}
+
+// mustAcquire takes a turn that must be free at once.
+func mustAcquire(t *testing.T, p *pacer) ticket {
+	t.Helper()
+	tk, waited, err := p.acquire(context.Background(), forever)
+	require.NoError(t, err)
+	require.Zero(t, waited, "the turn should have been free")
+	return tk
+}
+
+// waitInLine starts n acquires, one after the other (so their arrival order
+// is known), and returns a channel that gets their indexes as they are let
+// through.
+func waitInLine(t *testing.T, p *pacer, n int) <-chan int {
+	t.Helper()
+	out := make(chan int, n)
+	base := p.queued()
+	for i := range n {
+		go func() {
+			_, _, err := p.acquire(context.Background(), forever)
+			assert.NoError(t, err)
+			out <- i
+		}()
+		require.Eventually(t, func() bool { return p.queued() == base+i+1 }, 5*time.Second, time.Millisecond)
+	}
+	return out
+}
+
+// drainN returns the indexes of the next n waiters let through, sorted:
+// the pacer lets them through in arrival order, but the goroutines report
+// in whatever order they are scheduled.
+func drainN(t *testing.T, ch <-chan int, n int) []int {
+	t.Helper()
+	got := make([]int, 0, n)
+	for range n {
+		select {
+		case i := <-ch:
+			got = append(got, i)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("only %d of %d waiters were let through: %v", len(got), n, got)
+		}
+	}
+	slices.Sort(got)
+	return got
+}
+
+func assertNoneReady(t *testing.T, ch <-chan int) {
+	t.Helper()
+	select {
+	case i := <-ch:
+		t.Fatalf("waiter %d was let through too early", i)
+	case <-time.After(20 * time.Millisecond):
+	}
+}
+
+func TestPacerOpenByDefault(t *testing.T) {
+	t.Parallel()
+	p := newPacer(newFakeClock(), Pacing{})
+	for range 100 {
+		mustAcquire(t, p)
+	}
+	assert.Zero(t, p.budget(), "nothing learnt without a 429")
+}
+
+func TestPacerSharedPauseReleasesInArrivalOrder(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{Window: 10 * time.Second})
+	tk := mustAcquire(t, p)
+	p.done(tk, throttled(time.Second))
+
+	line := waitInLine(t, p, 6)
+	assertNoneReady(t, line)
+	clk.advance(999 * time.Millisecond)
+	assertNoneReady(t, line)
+	clk.advance(time.Millisecond)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, drainN(t, line, 6))
+}
+
+func TestPacerLearnsBudgetAndSpendsIt(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	window := time.Second
+	p := newPacer(clk, Pacing{Window: window})
+	var last ticket
+	for range 5 {
+		last = mustAcquire(t, p)
+		p.done(last, nil)
+	}
+	sixth := mustAcquire(t, p)
+	p.done(sixth, throttled(400*time.Millisecond))
+	assert.Equal(t, 5, p.budget(), "what Notion accepted in the throttled window")
+
+	// The pause ends the window; the next one allows exactly 5.
+	line := waitInLine(t, p, 8)
+	clk.advance(400 * time.Millisecond)
+	first := drainN(t, line, 5)
+	assert.Equal(t, []int{0, 1, 2, 3, 4}, first)
+	assertNoneReady(t, line)
+	// The rest go at the predicted end of that window (plus the margin).
+	clk.advance(window)
+	assertNoneReady(t, line)
+	clk.advance(p.margin())
+	assert.Equal(t, []int{5, 6, 7}, drainN(t, line, 3))
+}
+
+func TestPacerLateAnswersRaiseBudget(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{Window: time.Second})
+	tickets := make([]ticket, 6)
+	for i := range tickets {
+		tickets[i] = mustAcquire(t, p)
+	}
+	for _, tk := range tickets[:3] {
+		p.done(tk, nil)
+	}
+	p.done(tickets[5], throttled(time.Second)) // the 429 overtook two successes
+	assert.Equal(t, 3, p.budget())
+	p.done(tickets[3], nil)
+	p.done(tickets[4], nil)
+	assert.Equal(t, 5, p.budget())
+}
+
+func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
+	t.Parallel()
+	for _, e := range []*Error{
+		{Kind: Throttled, StatusCode: 429, Reason: ReasonSpaceRateLimit, RetryAfter: time.Second},
+		{Kind: Throttled, StatusCode: 429, Reason: ReasonEndpointRateLimit, RetryAfter: time.Second},
+		{Kind: Throttled, StatusCode: 529, Code: CodeServiceOverload, RetryAfter: time.Second},
+	} {
+		clk := newFakeClock()
+		p := newPacer(clk, Pacing{})
+		for range 3 {
+			p.done(mustAcquire(t, p), nil)
+		}
+		p.done(mustAcquire(t, p), e)
+		assert.Zero(t, p.budget(), "%s %s", e.Code, e.Reason)
+		line := waitInLine(t, p, 1)
+		assertNoneReady(t, line)
+		clk.advance(time.Second)
+		drainN(t, line, 1)
+	}
+}
+
+func TestPacerConfiguredBudget(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{Budget: 3, Window: time.Second})
+	for range 3 {
+		p.done(mustAcquire(t, p), nil)
+	}
+	line := waitInLine(t, p, 4)
+	clk.advance(time.Second + p.margin())
+	assert.Equal(t, []int{0, 1, 2}, drainN(t, line, 3))
+	// A 429 pauses but does not change a budget the app set.
+	p.done(ticket{gen: p.gen}, throttled(2*time.Second))
+	assert.Equal(t, 3, p.budget())
+	clk.advance(2 * time.Second)
+	drainN(t, line, 1)
+}
+
+func TestPacerTriesHigherBudgetAfterFullWindows(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{Window: time.Second})
+	for range 8 {
+		p.done(mustAcquire(t, p), nil)
+	}
+	p.done(mustAcquire(t, p), throttled(time.Second))
+	require.Equal(t, 8, p.budget())
+	clk.advance(time.Second)
+	for range growAfter + 1 {
+		for range p.budget() {
+			p.done(mustAcquire(t, p), nil)
+		}
+		clk.advance(time.Second + p.margin())
+	}
+	mustAcquire(t, p) // rolls the last full window
+	assert.Equal(t, 9, p.budget(), "one step up after %d full windows", growAfter)
+}
+
+func TestPacerWaitTooLong(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{})
+	p.done(mustAcquire(t, p), throttled(30*time.Second))
+
+	_, wait, err := p.acquire(context.Background(), 10*time.Second)
+	assert.ErrorIs(t, err, errWaitTooLong)
+	assert.Equal(t, 30*time.Second, wait)
+
+	ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(time.Second))
+	defer cancel()
+	_, _, err = p.acquire(ctx, forever)
+	assert.ErrorIs(t, err, errWaitTooLong, "a wait beyond the deadline is not started")
+	assert.Zero(t, p.queued())
+}
+
+func TestPacerCancelledWaiterLeavesTheLine(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{})
+	p.done(mustAcquire(t, p), throttled(time.Second))
+
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := p.acquire(ctx, forever)
+		errc <- err
+	}()
+	require.Eventually(t, func() bool { return p.queued() == 1 }, 5*time.Second, time.Millisecond)
+	line := waitInLine(t, p, 2)
+	cancel()
+	require.ErrorIs(t, <-errc, context.Canceled)
+	assert.Equal(t, 2, p.queued())
+	clk.advance(time.Second)
+	assert.Equal(t, []int{0, 1}, drainN(t, line, 2))
+}
+
+func TestPacerIdle(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{Window: time.Second})
+	p.done(mustAcquire(t, p), throttled(5*time.Second))
+	assert.False(t, p.idle(clk.Now()), "paused")
+	clk.advance(5 * time.Second)
+	assert.True(t, p.idle(clk.Now()))
+}
+
+func TestPacingValidate(t *testing.T) {
+	t.Parallel()
+	assert.NoError(t, Pacing{}.validate())
+	assert.Error(t, Pacing{Budget: -1}.validate())
+	assert.Error(t, Pacing{Window: -time.Second}.validate())
+	assert.Equal(t, DefaultWindow, Pacing{}.window())
+}
