@@ -16,12 +16,24 @@
 //	caller (notionapi.Client, net/http)  ->  Transport.RoundTrip
 //	   1. latch: this token already known revoked?  -> ErrAuthRevoked at once, nothing sent
 //	   2. auth: Authorization: Bearer <token from Source> (on a copy of the request)
-//	   3. send through Base
-//	   4. classify: status below 400 -> the response, untouched
+//	   3. pace: wait while this token's shared pause lasts, or its learnt budget is spent
+//	   4. send through Base
+//	   5. classify: status below 400 -> the response, untouched
 //	                otherwise       -> *Error{Kind, Code, RetryAfter, ObjectID, RequestID, ...}
-//	   5. a 401 is confirmed with one probe of the token before it is believed;
-//	      only a confirmed loss latches the token and calls OnAuthRevoked, once
-//	   6. return the typed error (nil response, body closed)
+//	   6. decide:  Throttled     -> pause the token for Retry-After, retry (any method)
+//	               Unavailable   -> backoff with jitter, retry only what is safe to repeat
+//	               Conflict      -> backoff, retry
+//	               AuthRevoked   -> confirm with one probe of the token before believing it;
+//	                                confirmed: latch the token, call OnAuthRevoked once
+//	               anything else -> return at once: retrying cannot help
+//	   7. return the typed error (nil response, body closed)
+//
+// [RetryPolicy] says what is retried and how long a call may wait; [Pacing]
+// says how each token's rate budget is spent. A wait longer than
+// RetryPolicy.MaxWait, or than the request's context allows, is not slept:
+// the call returns ErrThrottled with RetryAfter set, so the app can
+// reschedule the job. [Transport.Stats], Transport.OnEvent and
+// Transport.Logger show what happened.
 //
 // # Errors
 //
