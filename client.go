@@ -67,6 +67,14 @@ const (
 //     known, so the call fails as Unavailable or Throttled with Reason
 //     [ReasonUnconfirmed]. Doubt never revokes.
 //
+// # Retries and pacing
+//
+// What failed is retried only when that is safe (see [RetryPolicy]), and
+// every token gets one pace shared by all goroutines (see [Pacing]): after a
+// 429 nobody sends with that token until the pause Notion asked for is over,
+// and once the token's budget per window is known it is spent exactly, so
+// that later windows meet no 429.
+//
 // Requests to the token endpoints (/v1/oauth/...) are authenticated with the
 // client's credentials, not a token: their answers are classified but never
 // probed or remembered.
@@ -74,8 +82,8 @@ const (
 // The zero value is ready to use: it sends requests through
 // http.DefaultTransport with their own Authorization header. A Transport is
 // safe for concurrent use and should be shared by every client of the same
-// tokens, so that they share what it learns. It must not be copied after
-// first use. Use it for Notion's API only: it adds the token to every
+// tokens, so that they share what it learns. Its fields must not be changed,
+// nor the Transport copied, after first use. Use it for Notion's API only: it adds the token to every
 // request it sends, so fetch file URLs with another client.
 type Transport struct {
 	// Base sends the requests. nil means http.DefaultTransport.
