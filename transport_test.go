@@ -200,41 +200,42 @@ func TestRoundTripWithoutSourceUsesRequestHeader(t *testing.T) {
 	assert.Same(t, req, sent, "with nothing to change, the request is passed on as is")
 }
 
-func TestRoundTripKeepsBasicAuth(t *testing.T) {
+func TestRoundTripAuthorization(t *testing.T) {
 	t.Parallel()
-	var got string
-	tr := &Transport{
-		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			got = r.Header.Get("Authorization")
-			resp, _ := reply(r, 200, "{}")
-			return resp, nil
-		}),
-		Source: static(testToken),
+	for _, tc := range []struct {
+		name   string
+		source oauth2.TokenSource
+		header string // the caller's Authorization
+		want   string // what the base is sent
+	}{
+		{"Source fills it in", static(testToken), "", "Bearer " + testToken},
+		{"Source replaces a stale bearer", static(testToken), "Bearer ", "Bearer " + testToken},
+		{"Source replaces a bare scheme", static(testToken), "Bearer", "Bearer " + testToken},
+		{"Basic is kept for the token endpoint", static(testToken), "Basic Y2xpZW50OnNlY3JldA==", "Basic Y2xpZW50OnNlY3JldA=="},
+		{"no Source: the caller's own", nil, "Bearer " + otherToken, "Bearer " + otherToken},
+		{"no Source, no header", nil, "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var got string
+			tr := &Transport{
+				Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+					got = r.Header.Get("Authorization")
+					resp, _ := reply(r, 200, "{}")
+					return resp, nil
+				}),
+				Source: tc.source,
+			}
+			req := getPage(t)
+			if tc.header != "" {
+				req.Header.Set("Authorization", tc.header)
+			}
+			_, err := tr.RoundTrip(req)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			assert.Equal(t, tc.header, req.Header.Get("Authorization"), "the caller's header is untouched")
+		})
 	}
-	req, _, _ := postWithBody(t, "/v1/oauth/token", `{"grant_type":"authorization_code"}`)
-	req.Header.Set("Authorization", "Basic Y2xpZW50OnNlY3JldA==")
-	_, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	assert.Equal(t, "Basic Y2xpZW50OnNlY3JldA==", got)
-}
-
-func TestRoundTripReplacesStaleBearer(t *testing.T) {
-	t.Parallel()
-	var got string
-	tr := &Transport{
-		Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
-			got = r.Header.Get("Authorization")
-			resp, _ := reply(r, 200, "{}")
-			return resp, nil
-		}),
-		Source: static(testToken),
-	}
-	req := getPage(t)
-	req.Header.Set("Authorization", "Bearer ") // what notionapi sends with an empty token
-	_, err := tr.RoundTrip(req)
-	require.NoError(t, err)
-	assert.Equal(t, "Bearer "+testToken, got)
-	assert.Equal(t, "Bearer ", req.Header.Get("Authorization"))
 }
 
 func TestRoundTripErrorClosesBodies(t *testing.T) {
