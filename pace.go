@@ -280,7 +280,9 @@ func (p *pacer) done(t ticket, e *Error) {
 			// A late answer from the window that taught the budget:
 			// Notion accepted one more than was counted then.
 			p.taught++
-			p.limit = max(p.limit, p.taught)
+			if !p.fixed {
+				p.limit = max(p.limit, p.taught)
+			}
 		}
 		p.mu.Unlock()
 		return
@@ -298,8 +300,12 @@ func (p *pacer) done(t ticket, e *Error) {
 	if e.StatusCode == 429 && isConnectionLimit(e.Reason) && t.gen == p.gen {
 		// The token's window is spent: what Notion accepted in it is the
 		// budget, and the next window starts when the pause ends.
+		// Answers arrive in any order: successes of this window that come
+		// after the 429 still count (see the late answers above), so the
+		// window is remembered even when none has come yet.
+		p.taught, p.taughtGen = p.accepted, p.gen
 		if !p.fixed && p.accepted > 0 {
-			p.limit, p.taught, p.taughtGen = p.accepted, p.accepted, p.gen
+			p.limit = p.accepted
 		}
 		p.full = 0
 		p.start, p.used, p.accepted = p.until, 0, 0

@@ -214,6 +214,30 @@ func TestPacerLateAnswersRaiseBudget(t *testing.T) {
 	assert.Equal(t, 5, p.budget())
 }
 
+func TestPacerLearnsWhenThe429ComesFirst(t *testing.T) {
+	t.Parallel()
+	// More requests in flight than the budget: the 429 can be the first
+	// answer of its window to come back.
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{Window: time.Second})
+	tickets := make([]ticket, 12)
+	for i := range tickets {
+		tickets[i] = mustAcquire(t, p)
+	}
+	p.done(tickets[11], throttled(time.Second))
+	assert.Zero(t, p.budget(), "nothing accepted yet")
+	for _, tk := range tickets[:10] {
+		p.done(tk, nil)
+	}
+	p.done(tickets[10], throttled(time.Second))
+	assert.Equal(t, 10, p.budget())
+
+	line := waitInLine(t, p, 12)
+	clk.advance(time.Second)
+	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, drainN(t, line, 10))
+	assertNoneReady(t, line)
+}
+
 func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
 	t.Parallel()
 	for _, e := range []*Error{
