@@ -231,7 +231,6 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 					Method: req.Method, Path: req.URL.Path})
 			}
 		}
-		st.requests.Add(1)
 		resp, err := t.send(req, b, n)
 		if err == nil && resp.StatusCode < 400 {
 			if pace != nil {
@@ -384,6 +383,7 @@ func (t *Transport) send(req *http.Request, b *bearer, n int) (*http.Response, e
 		}
 		out.Body = body
 	}
+	t.st.requests.Add(1)
 	return t.base().RoundTrip(out)
 }
 
@@ -433,7 +433,6 @@ func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, fi
 	if !t.canResend(req, n+1) {
 		return nil, first
 	}
-	st.requests.Add(1)
 	resp, err := t.send(req, b, n+1)
 	if err == nil && resp.StatusCode < 400 {
 		return resp, nil

@@ -195,7 +195,9 @@ func (p *pacer) acquire(ctx context.Context, maxWait time.Duration) (ticket, tim
 		return t, 0, nil
 	}
 	wait := p.eta(now)
-	if wait > maxWait || beyondDeadline(ctx, now, wait) {
+	// The margin is the pacer's own caution, not a wait Notion asked for:
+	// waiting for the next window must fit a MaxWait of one window.
+	if wait > maxWait+p.margin() || beyondDeadline(ctx, now, wait) {
 		p.mu.Unlock()
 		return ticket{}, wait, errWaitTooLong
 	}
@@ -299,13 +301,20 @@ func (p *pacer) done(t ticket, e *Error) {
 	}
 	if e.StatusCode == 429 && isConnectionLimit(e.Reason) && t.gen == p.gen {
 		// The token's window is spent: what Notion accepted in it is the
-		// budget, and the next window starts when the pause ends.
+		// budget, and the next window starts when the pause ends. That is
+		// learnt only from a window the pacer saw from its start: Notion's
+		// began about RetryAfter-Window from now, and if that is before
+		// this pacer's window began, requests it did not see (an earlier
+		// process, another replica) spent part of the budget.
+		seen := !until.Add(-p.window).Before(p.start.Add(-p.margin()))
 		// Answers arrive in any order: successes of this window that come
 		// after the 429 still count (see the late answers above), so the
 		// window is remembered even when none has come yet.
-		p.taught, p.taughtGen = p.accepted, p.gen
-		if !p.fixed && p.accepted > 0 {
-			p.limit = p.accepted
+		if seen {
+			p.taught, p.taughtGen = p.accepted, p.gen
+			if !p.fixed && p.accepted > 0 {
+				p.limit = p.accepted
+			}
 		}
 		p.full = 0
 		p.start, p.used, p.accepted = p.until, 0, 0

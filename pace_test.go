@@ -180,7 +180,8 @@ func TestPacerLearnsBudgetAndSpendsIt(t *testing.T) {
 		p.done(last, nil)
 	}
 	sixth := mustAcquire(t, p)
-	p.done(sixth, throttled(400*time.Millisecond))
+	clk.advance(600 * time.Millisecond)
+	p.done(sixth, throttled(400*time.Millisecond)) // the window ends 1 s after it began
 	assert.Equal(t, 5, p.budget(), "what Notion accepted in the throttled window")
 
 	// The pause ends the window; the next one allows exactly 5.
@@ -236,6 +237,24 @@ func TestPacerLearnsWhenThe429ComesFirst(t *testing.T) {
 	clk.advance(time.Second)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, drainN(t, line, 10))
 	assertNoneReady(t, line)
+}
+
+func TestPacerUnseenWindowTeachesNothing(t *testing.T) {
+	t.Parallel()
+	// A 429 whose window began before the pacer's first request (another
+	// process spent part of it) says nothing about the budget.
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{}) // Notion's minute
+	for range 3 {
+		p.done(mustAcquire(t, p), nil)
+	}
+	clk.advance(5 * time.Second)
+	p.done(mustAcquire(t, p), throttled(time.Second))
+	assert.Zero(t, p.budget())
+	clk.advance(time.Second)
+	for range 20 {
+		mustAcquire(t, p) // no budget: the calls go on after the pause
+	}
 }
 
 func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {

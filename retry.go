@@ -222,7 +222,7 @@ func readOnlyPost(path string) bool {
 // whatever its method.
 func neverSent(err error) bool {
 	var op *net.OpError
-	return errors.As(err, &op) && op.Op == "dial"
+	return errors.As(err, &op) && (op.Op == "dial" || op.Op == "proxyconnect")
 }
 
 // retryBudget is a token bucket of failure retries, refilled by the
