@@ -52,8 +52,11 @@
 // [Server.AddOAuthClient] registers a public connection. GET
 // /v1/oauth/authorize plays the consent screen after the user's choice: it
 // redirects (302) to the redirect URI with a code and the state, or with
-// error=access_denied once [Server.DenyAuthorizations] is on;
-// [Server.NewAuthCode] mints a code without it. POST /v1/oauth/token
+// error=access_denied once [Server.DenyAuthorizations] is on. A grant
+// authorized with owner=user is owned by the workspace's person
+// ("notiontest user", user@notiontest.example, the id of objects' creator);
+// [Server.NewAuthCode] mints a code without the page, for a grant owned by
+// the workspace. POST /v1/oauth/token
 // exchanges a code (once) or a refresh token: each refresh returns a new
 // access token and a new refresh token, and the old refresh token then fails
 // with invalid_grant. The old access token stays valid until revoked, since

@@ -18,6 +18,7 @@ type oauthClient struct {
 type authCode struct {
 	clientID    string
 	redirectURI string // sent to the authorize page; "": the client's
+	userOwned   bool   // authorized with owner=user
 	used        bool
 }
 
@@ -29,6 +30,7 @@ type grant struct {
 	refresh  string    // "" once the grant is dead
 	issued   time.Time // of the refresh token
 	access   []string  // access tokens issued, oldest first
+	user     bool      // owned by the user who authorized it, not the workspace
 }
 
 // oauthScope is what introspection reports for an active token. Notion does
@@ -203,7 +205,7 @@ func (s *Server) oauthAuthorize(c *call) {
 	} else {
 		code := randomHex(16)
 		s.mu.Lock()
-		s.codes[code] = &authCode{clientID: clientID, redirectURI: redirectURI}
+		s.codes[code] = &authCode{clientID: clientID, redirectURI: redirectURI, userOwned: q.Get("owner") == "user"}
 		s.mu.Unlock()
 		v.Set("code", code)
 	}
@@ -248,7 +250,7 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 			return nil, oauthError("invalid_grant", "Invalid redirect_uri.")
 		}
 		ac.used = true
-		g = &grant{clientID: clientID, bot: newBot()}
+		g = &grant{clientID: clientID, bot: newBot(), user: ac.userOwned}
 	case "refresh_token":
 		if req.RefreshToken == "" {
 			return nil, oauthError("invalid_request", "refresh_token is required.")
@@ -285,7 +287,7 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 		"workspace_id":           s.workspaceID,
 		"workspace_name":         s.workspaceName,
 		"workspace_icon":         nil,
-		"owner":                  map[string]any{"type": "workspace", "workspace": true},
+		"owner":                  s.ownerLocked(g),
 		"duplicated_template_id": nil,
 		"request_id":             c.requestID,
 	}, nil
@@ -335,6 +337,24 @@ func (s *Server) oauthRevoke(c *call, _ string) (any, *apiError) {
 	}
 	delete(s.grants, req.Token)
 	return map[string]any{"request_id": c.requestID}, nil
+}
+
+// Who authorizes with owner=user in the fake: the workspace's one person.
+const (
+	userName  = "notiontest user"
+	userEmail = "user@notiontest.example"
+)
+
+// ownerLocked is the owner object of g's token responses: the user who
+// authorized it (owner=user on the authorize page), else the workspace.
+func (s *Server) ownerLocked(g *grant) map[string]any {
+	if !g.user {
+		return map[string]any{"type": "workspace", "workspace": true}
+	}
+	return map[string]any{"type": "user", "user": map[string]any{
+		"object": "user", "id": s.ownerID, "name": userName, "avatar_url": nil,
+		"type": "person", "person": map[string]any{"email": userEmail},
+	}}
 }
 
 // killLocked revokes g's whole token family: every access token it issued

@@ -273,10 +273,32 @@ func TestOAuthAuthorize(t *testing.T) {
 		"grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI,
 	})
 	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	owner, _ := r.json(t)["owner"].(map[string]any)
+	assert.Equal(t, "user", owner["type"], "owner=user gives a user-owned grant")
+	user, _ := owner["user"].(map[string]any)
+	assert.NotEmpty(t, user["id"])
+	assert.Equal(t, map[string]any{"email": "user@notiontest.example"}, user["person"])
+	var tr tokenResponse
+	require.NoError(t, json.Unmarshal(r.body, &tr))
+	r = refreshGrant(t, s, tr.RefreshToken)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.Equal(t, owner, r.json(t)["owner"], "a refresh keeps the owner")
+
 	r = oauth(t, s, "token", clientID, clientSecret, map[string]any{
 		"grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI,
 	})
 	assert.Equal(t, http.StatusBadRequest, r.status, "a code is used once")
+
+	q := authorizeQuery(redirectURI)
+	q.Del("owner")
+	resp = authorize(t, s, q)
+	loc, err = url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	r = oauth(t, s, "token", clientID, clientSecret, map[string]any{
+		"grant_type": "authorization_code", "code": loc.Query().Get("code"), "redirect_uri": redirectURI,
+	})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.Equal(t, map[string]any{"type": "workspace", "workspace": true}, r.json(t)["owner"])
 
 	s.DenyAuthorizations(true)
 	resp = authorize(t, s, authorizeQuery(redirectURI))
