@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -154,25 +155,22 @@ func (o Owner) String() string {
 }
 
 // formatSafe writes, for verb, str (%v, %+v, %s), goStr (%#v) or str
-// quoted (%q); any other verb prints %!verb(typeName). The field values
-// never reach fmt's reflection, which is what would print the secrets.
+// quoted (%q), honouring width, precision and flags as for a string; any
+// other verb prints %!verb(typeName). The field values never reach fmt's
+// reflection, which is what would print the secrets.
 func formatSafe(f fmt.State, verb rune, typeName string, str, goStr func() string) {
-	var s string
 	switch verb {
 	case 'v':
 		if f.Flag('#') {
-			s = goStr()
-		} else {
-			s = str()
+			_, _ = io.WriteString(f, goStr())
+			return
 		}
-	case 's':
-		s = str()
-	case 'q':
-		s = strconv.Quote(str())
+		fmt.Fprintf(f, fmt.FormatString(f, 's'), str())
+	case 's', 'q':
+		fmt.Fprintf(f, fmt.FormatString(f, verb), str())
 	default:
-		s = "%!" + string(verb) + "(" + typeName + ")"
+		_, _ = io.WriteString(f, "%!"+string(verb)+"("+typeName+")")
 	}
-	_, _ = f.Write([]byte(s))
 }
 
 func formatTime(t time.Time) string {

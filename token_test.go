@@ -86,6 +86,8 @@ func TestTokenPrintsNoSecrets(t *testing.T) {
 	assert.Contains(t, fmt.Sprintf("%#v", tok), `AccessToken:"[redacted]"`)
 	assert.Equal(t, "%!x(notionauth.Token)", fmt.Sprintf("%x", tok))
 	assert.Equal(t, `"`+tok.String()+`"`, fmt.Sprintf("%q", tok))
+	assert.Equal(t, "notio", fmt.Sprintf("%.5v", tok), "precision applies as to a string")
+	assert.Equal(t, "   notio", fmt.Sprintf("%8.5s", &tok), "width too")
 
 	none := notionauth.Token{AccessToken: testAccess}
 	assert.Contains(t, none.String(), "RefreshToken:,", "an absent secret shows as empty, not as redacted")
