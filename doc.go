@@ -66,6 +66,31 @@
 // types for apps that cannot install the Transport, and [CheckResponse]
 // classifies a raw *http.Response.
 //
+// # OAuth
+//
+// [Config] runs a public connection's authorization-code flow and calls
+// Notion's token endpoints as Notion documents them (JSON bodies, HTTP
+// Basic client credentials, Notion-Version):
+//
+//	state, err := cfg.NewState(sessionID)            // signed, bound to the session, expiring, single use
+//	http.Redirect(w, r, cfg.AuthCodeURL(state), http.StatusFound)
+//	// ... in the redirect URI's handler:
+//	tok, err := cfg.HandleCallback(ctx, r, sessionID) // state first, then error=..., then the code exchange
+//	switch {
+//	case errors.Is(err, notionauth.ErrUserCancelled): // the user pressed Cancel
+//	case errors.Is(err, notionauth.ErrStateInvalid):  // forged, expired, replayed or another session's
+//	}
+//	stored, err := notionauth.EncodeToken(tok)        // the one format that keeps the secrets
+//
+// [Config.Refresh] rotates: it returns a new access token and a new refresh
+// token, and the old refresh token is spent, so refreshes of one grant must
+// be serialised and the new pair stored before use. invalid_grant from the
+// token endpoint (a used code, a rotated or revoked refresh token) is
+// [ErrAuthRevoked]; invalid_client (wrong client credentials) is
+// [InvalidRequest]. [Config.Introspect] and [Config.Revoke] complete the
+// set. A [Token] or Config never prints its secrets, in any fmt verb, in
+// log/slog or in JSON; no error quotes them.
+//
 // # Testing
 //
 // Package [github.com/notionauth/notionauth/notiontest] is a fake Notion

@@ -90,3 +90,59 @@ func ExampleError_retryAfter() {
 	}
 	// Output: retry in 30s
 }
+
+// A Config runs the authorization-code flow: a signed state bound to the
+// user's session, Notion's consent screen, the callback, the exchange. The
+// fake server stands in for api.notion.com and for the user's browser
+// approving; in production BaseURL stays empty, the browser follows the
+// authorize URL, and HandleCallback runs in the redirect URI's handler.
+func ExampleConfig_HandleCallback() {
+	srv := notiontest.NewServer()
+	defer srv.Close()
+	srv.AddOAuthClient("client-id", "client-secret", "https://app.example/callback")
+
+	cfg := &notionauth.Config{
+		ClientID:     "client-id",
+		ClientSecret: "client-secret",
+		RedirectURL:  "https://app.example/callback",
+		BaseURL:      srv.URL,
+		StateKey:     []byte("a random key of 32 bytes or more, kept secret"),
+	}
+	session := "the user's session id"
+	state, err := cfg.NewState(session)
+	if err != nil {
+		panic(err)
+	}
+
+	// The browser opens the authorize URL; Notion redirects it back.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noFollow.Get(cfg.AuthCodeURL(state))
+	if err != nil {
+		panic(err)
+	}
+	resp.Body.Close()
+	callback, _ := http.NewRequest(http.MethodGet, resp.Header.Get("Location"), nil)
+
+	tok, err := cfg.HandleCallback(context.Background(), callback, session)
+	switch {
+	case errors.Is(err, notionauth.ErrUserCancelled):
+		fmt.Println("the user said no")
+	case errors.Is(err, notionauth.ErrStateInvalid):
+		fmt.Println("forged, expired or replayed callback")
+	case err != nil:
+		fmt.Println("exchange failed:", err)
+	default:
+		fmt.Println(tok.Owner.Type, tok.BotID == srv.BotID(tok.AccessToken))
+		fmt.Printf("%.82v\n", tok) // secrets never print
+		stored, _ := notionauth.EncodeToken(tok)
+		_ = stored // save it, encrypted at rest
+	}
+
+	// The same callback a second time: the state is spent.
+	_, err = cfg.HandleCallback(context.Background(), callback, session)
+	fmt.Println(err)
+	// Output:
+	// user true
+	// notionauth.Token{AccessToken:[redacted], RefreshToken:[redacted], TokenType:bearer
+	// notionauth: invalid OAuth state: replayed
+}

@@ -49,13 +49,22 @@
 //
 // # OAuth
 //
-// [Server.AddOAuthClient] registers a public connection and
-// [Server.NewAuthCode] plays the authorize page. POST /v1/oauth/token
+// [Server.AddOAuthClient] registers a public connection. GET
+// /v1/oauth/authorize plays the consent screen after the user's choice: it
+// redirects (302) to the redirect URI with a code and the state, or with
+// error=access_denied once [Server.DenyAuthorizations] is on. A grant
+// authorized with owner=user is owned by the workspace's person
+// ("notiontest user", user@notiontest.example, the id of objects' creator);
+// [Server.NewAuthCode] mints a code without the page, for a grant owned by
+// the workspace. POST /v1/oauth/token
 // exchanges a code (once) or a refresh token: each refresh returns a new
 // access token and a new refresh token, and the old refresh token then fails
 // with invalid_grant. The old access token stays valid until revoked, since
-// Notion does not say otherwise. POST /v1/oauth/introspect and
-// /v1/oauth/revoke work on both kinds of token.
+// Notion does not say otherwise. [Server.KillFamilyOnReuse] makes reusing a
+// rotated refresh token revoke the whole grant, [Server.DropNextRefreshResponse]
+// loses one refresh's answer after the rotation, and [Server.RefreshCount]
+// counts refreshes. POST /v1/oauth/introspect and /v1/oauth/revoke work on
+// both kinds of token.
 //
 // # Order of checks
 //

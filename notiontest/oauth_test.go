@@ -3,7 +3,10 @@ package notiontest_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/jomei/notionapi"
@@ -226,4 +229,228 @@ func TestOAuthIntrospectAndRevoke(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status)
 	r = oauth(t, s, "token", clientID, clientSecret, map[string]any{"grant_type": "refresh_token", "refresh_token": tr.RefreshToken})
 	assert.Equal(t, http.StatusBadRequest, r.status, "a revoked refresh token is spent")
+}
+
+// authorize GETs the authorize page with query and returns the answer
+// without following its redirect.
+func authorize(t *testing.T, s *notiontest.Server, query url.Values) *http.Response {
+	t.Helper()
+	client := &http.Client{
+		Transport:     s.Transport(),
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	req, err := http.NewRequestWithContext(context.Background(), http.MethodGet,
+		apiBase+"/v1/oauth/authorize?"+query.Encode(), nil)
+	require.NoError(t, err)
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
+}
+
+func authorizeQuery(redirect string) url.Values {
+	return url.Values{"client_id": {clientID}, "redirect_uri": {redirect}, "response_type": {"code"},
+		"owner": {"user"}, "state": {"st-123"}}
+}
+
+func TestOAuthAuthorize(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+
+	resp := authorize(t, s, authorizeQuery(redirectURI))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "app.example", loc.Host)
+	assert.Equal(t, "/callback", loc.Path)
+	assert.Equal(t, "st-123", loc.Query().Get("state"))
+	code := loc.Query().Get("code")
+	require.NotEmpty(t, code)
+	assert.Empty(t, loc.Query().Get("error"))
+
+	r := oauth(t, s, "token", clientID, clientSecret, map[string]any{
+		"grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI,
+	})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	owner, _ := r.json(t)["owner"].(map[string]any)
+	assert.Equal(t, "user", owner["type"], "owner=user gives a user-owned grant")
+	user, _ := owner["user"].(map[string]any)
+	assert.NotEmpty(t, user["id"])
+	assert.Equal(t, map[string]any{"email": "user@notiontest.example"}, user["person"])
+	var tr tokenResponse
+	require.NoError(t, json.Unmarshal(r.body, &tr))
+	r = refreshGrant(t, s, tr.RefreshToken)
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.Equal(t, owner, r.json(t)["owner"], "a refresh keeps the owner")
+
+	r = oauth(t, s, "token", clientID, clientSecret, map[string]any{
+		"grant_type": "authorization_code", "code": code, "redirect_uri": redirectURI,
+	})
+	assert.Equal(t, http.StatusBadRequest, r.status, "a code is used once")
+
+	q := authorizeQuery(redirectURI)
+	q.Del("owner")
+	resp = authorize(t, s, q)
+	loc, err = url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	r = oauth(t, s, "token", clientID, clientSecret, map[string]any{
+		"grant_type": "authorization_code", "code": loc.Query().Get("code"), "redirect_uri": redirectURI,
+	})
+	require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+	assert.Equal(t, map[string]any{"type": "workspace", "workspace": true}, r.json(t)["owner"])
+
+	s.DenyAuthorizations(true)
+	resp = authorize(t, s, authorizeQuery(redirectURI))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loc, err = url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "access_denied", loc.Query().Get("error"))
+	assert.Equal(t, "st-123", loc.Query().Get("state"))
+	assert.Empty(t, loc.Query().Get("code"))
+
+	s.DenyAuthorizations(false)
+	resp = authorize(t, s, authorizeQuery(redirectURI))
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.Contains(t, resp.Header.Get("Location"), "code=")
+}
+
+func TestOAuthAuthorizeRedirectURI(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	s.AddOAuthClient("open-client", "open-secret", "")
+
+	// A client registered without a redirect URI gets the one it sends,
+	// query kept, and must send it again to exchange the code.
+	q := authorizeQuery("https://other.example/cb?tenant=7")
+	q.Set("client_id", "open-client")
+	resp := authorize(t, s, q)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	require.NoError(t, err)
+	assert.Equal(t, "other.example", loc.Host)
+	assert.Equal(t, "7", loc.Query().Get("tenant"))
+	code := loc.Query().Get("code")
+	r := oauth(t, s, "token", "open-client", "open-secret", map[string]any{
+		"grant_type": "authorization_code", "code": code, "redirect_uri": "https://elsewhere.example/cb",
+	})
+	assert.Equal(t, http.StatusBadRequest, r.status, "redirect_uri must match the authorize request")
+	r = oauth(t, s, "token", "open-client", "open-secret", map[string]any{
+		"grant_type": "authorization_code", "code": code, "redirect_uri": "https://other.example/cb?tenant=7",
+	})
+	assert.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+
+	// A client registered with one may leave it out.
+	q = authorizeQuery("")
+	q.Del("redirect_uri")
+	resp = authorize(t, s, q)
+	require.Equal(t, http.StatusFound, resp.StatusCode)
+	assert.True(t, strings.HasPrefix(resp.Header.Get("Location"), redirectURI+"?"), resp.Header.Get("Location"))
+
+	bad := []struct {
+		name  string
+		query url.Values
+	}{
+		{"unknown client", func() url.Values { q := authorizeQuery(redirectURI); q.Set("client_id", "nobody"); return q }()},
+		{"redirect mismatch", authorizeQuery("https://evil.example/cb")},
+		{"no redirect at all", func() url.Values {
+			q := authorizeQuery("")
+			q.Set("client_id", "open-client")
+			q.Del("redirect_uri")
+			return q
+		}()},
+		{"response type", func() url.Values { q := authorizeQuery(redirectURI); q.Set("response_type", "token"); return q }()},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := authorize(t, s, tt.query)
+			assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+			assert.Empty(t, resp.Header.Get("Location"), "never redirects to an untrusted address")
+		})
+	}
+}
+
+func refreshGrant(t *testing.T, s *notiontest.Server, token string) response {
+	t.Helper()
+	return oauth(t, s, "token", clientID, clientSecret, map[string]any{"grant_type": "refresh_token", "refresh_token": token})
+}
+
+func TestOAuthKillFamilyOnReuse(t *testing.T) {
+	t.Parallel()
+	for _, kill := range []bool{false, true} {
+		t.Run(map[bool]string{false: "off", true: "on"}[kill], func(t *testing.T) {
+			s := newOAuthServer(t)
+			s.KillFamilyOnReuse(kill)
+			first := exchange(t, s)
+			other := exchange(t, s) // another grant, never affected
+			r := refreshGrant(t, s, first.RefreshToken)
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			var second tokenResponse
+			require.NoError(t, json.Unmarshal(r.body, &second))
+
+			r = refreshGrant(t, s, first.RefreshToken)
+			require.Equal(t, http.StatusBadRequest, r.status, "reuse is refused either way")
+			assert.Equal(t, "invalid_grant", r.json(t)["error"])
+
+			want := http.StatusOK
+			if kill {
+				want = http.StatusUnauthorized
+			}
+			assert.Equal(t, want, do(t, s, "GET", "/v1/users/me", second.AccessToken, nil).status, "current access token")
+			assert.Equal(t, want, do(t, s, "GET", "/v1/users/me", first.AccessToken, nil).status, "older access token")
+			wantRefresh := http.StatusOK
+			if kill {
+				wantRefresh = http.StatusBadRequest
+			}
+			assert.Equal(t, wantRefresh, refreshGrant(t, s, second.RefreshToken).status, "current refresh token")
+
+			assert.Equal(t, http.StatusOK, do(t, s, "GET", "/v1/users/me", other.AccessToken, nil).status)
+			assert.Equal(t, http.StatusOK, refreshGrant(t, s, other.RefreshToken).status)
+		})
+	}
+}
+
+func TestOAuthRefreshCount(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	assert.Equal(t, 0, s.RefreshCount())
+	first := exchange(t, s)
+	assert.Equal(t, 0, s.RefreshCount(), "an exchange is not a refresh")
+	require.Equal(t, http.StatusOK, refreshGrant(t, s, first.RefreshToken).status)
+	assert.Equal(t, 1, s.RefreshCount())
+	require.Equal(t, http.StatusBadRequest, refreshGrant(t, s, first.RefreshToken).status)
+	assert.Equal(t, 2, s.RefreshCount(), "failed refreshes count too")
+	r := oauth(t, s, "token", clientID, "wrong", map[string]any{"grant_type": "refresh_token", "refresh_token": "x"})
+	require.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, 2, s.RefreshCount(), "a request from an unknown client is not handled")
+}
+
+func TestOAuthDropNextRefreshResponse(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	first := exchange(t, s)
+	s.DropNextRefreshResponse()
+
+	// An unknown refresh token fails as usual and leaves the drop armed.
+	require.Equal(t, http.StatusBadRequest, refreshGrant(t, s, "nope").status)
+
+	req := newRequest(t, "POST", "/v1/oauth/token", "", map[string]any{
+		"grant_type": "refresh_token", "refresh_token": first.RefreshToken,
+	})
+	req.SetBasicAuth(clientID, clientSecret)
+	resp, err := s.Client().Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+	require.Error(t, err, "the connection is reset without an answer")
+	assert.Equal(t, 2, s.RefreshCount())
+
+	// The server did rotate: the old refresh token is spent.
+	r := refreshGrant(t, s, first.RefreshToken)
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "invalid_grant", r.json(t)["error"])
+
+	// Only once: the next refresh of a live grant answers.
+	other := exchange(t, s)
+	assert.Equal(t, http.StatusOK, refreshGrant(t, s, other.RefreshToken).status)
 }

@@ -61,7 +61,12 @@ type Server struct {
 	clients     map[string]*oauthClient
 	codes       map[string]*authCode
 	grants      map[string]*grant // current refresh token -> grant
+	spent       map[string]*grant // rotated refresh token -> its grant
 	notionShape bool              // OAuth errors in Notion's shape
+	denyAuth    bool              // the authorize page answers access_denied
+	killFamily  bool              // reusing a rotated refresh token kills its grant
+	dropRefresh bool              // the next rotation's answer is dropped
+	refreshes   int               // refresh_token grants handled
 }
 
 // NewServer starts a fake Notion API server on loopback. Call
@@ -79,6 +84,7 @@ func NewServer() *Server {
 		clients:       map[string]*oauthClient{},
 		codes:         map[string]*authCode{},
 		grants:        map[string]*grant{},
+		spent:         map[string]*grant{},
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
 	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
@@ -146,7 +152,8 @@ type call struct {
 	token     string // bearer token, "" when none
 	bot       *bot   // the token's bot, set once authenticated
 	body      []byte
-	status    int // status written, 0 while none
+	status    int  // status written, 0 while none
+	drop      bool // reset the connection instead of sending the answer
 }
 
 // handle runs one request through faults, version and token checks, the
