@@ -114,6 +114,11 @@ func (s *MemoryStore) lock(ctx context.Context, key string) (unlock func(), err 
 	}
 	select {
 	case l.held <- struct{}{}:
+		if err := ctx.Err(); err != nil { // select picks at random when both are ready
+			<-l.held
+			release()
+			return nil, err
+		}
 		return func() { <-l.held; release() }, nil
 	case <-ctx.Done():
 		release()
