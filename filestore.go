@@ -1,0 +1,634 @@
+package notionauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Errors about a store's data, returned wrapped in a *[StoreError]; match
+// them with errors.Is.
+var (
+	// ErrWrongKey: the data is encrypted but cannot be decrypted with the
+	// key given. AES-GCM cannot tell a wrong key from altered ciphertext,
+	// so this is also what damage inside the encrypted part gives.
+	ErrWrongKey = errors.New("notionauth: cannot decrypt: wrong key or damaged file")
+
+	// ErrCorrupt: the data is damaged or truncated. The store refuses to
+	// read it, and to write over it, rather than act as an empty store.
+	ErrCorrupt = errors.New("notionauth: store data is damaged or truncated")
+
+	// ErrKeyRequired: the data is encrypted but no key was given.
+	ErrKeyRequired = errors.New("notionauth: store data is encrypted but no key was given")
+
+	// ErrNotEncrypted: a key was given but the data is plaintext. To
+	// encrypt a plaintext store, read it with a store that has no key and
+	// write its grants to a new one that has.
+	ErrNotEncrypted = errors.New("notionauth: store data is plaintext but a key was given")
+
+	// ErrUnsupportedFormat: the data has a format version this library
+	// does not know, such as one written by a newer release.
+	ErrUnsupportedFormat = errors.New("notionauth: store data has an unsupported format version")
+)
+
+// StoreError is a failure of a store's backend: its data cannot be read,
+// decrypted or written. Err is the cause: one of ErrWrongKey, ErrCorrupt,
+// ErrKeyRequired, ErrNotEncrypted, ErrUnsupportedFormat (possibly wrapped
+// with detail), a *[KeySizeError], or an error from the operating system
+// such as an *fs.PathError. Error() never contains a secret.
+type StoreError struct {
+	Op   string // "get", "update" or "delete"
+	Key  string // the grant's key
+	Path string // where the store keeps its data: the file of a FileStore
+	Err  error
+}
+
+func (e *StoreError) Error() string {
+	cause := "<nil>"
+	if e.Err != nil {
+		cause = strings.TrimPrefix(e.Err.Error(), "notionauth: ")
+	}
+	return "notionauth: store " + e.Path + ": " + e.Op + " " + strconv.Quote(e.Key) + ": " + cause
+}
+
+func (e *StoreError) Unwrap() error { return e.Err }
+
+// KeySizeError is returned when a FileStore's Key is neither nil nor 32
+// bytes long. Its value is the length that was given.
+type KeySizeError int
+
+func (k KeySizeError) Error() string {
+	return "notionauth: FileStore key is " + strconv.Itoa(int(k)) +
+		" bytes long; want 32 (AES-256-GCM) or nil (no encryption)"
+}
+
+// FileStore is a [Store] that keeps every grant in one file, for apps on
+// one machine, including several processes sharing the file. Updates are
+// serialised across goroutines and processes by an exclusive flock(2) on
+// the sibling file Path+".lock"; Gets take a shared lock. Because the
+// whole store is one file, an Update of one key also waits for Updates of
+// every other key, so a FileStore suits tens to a few thousands of grants
+// with infrequent refreshes; use a server-backed store beyond that.
+//
+// Every Update reads the file, applies fn, and writes the result to a new
+// temporary file in the same directory (mode 0600), which is synced and
+// then renamed over Path; the directory is synced too. A crash therefore
+// leaves either the old file or the new one, never a mix, and a temporary
+// file left behind by a crash is ignored (and removed by the next Update).
+//
+// Path is replaced on every Update, so it must not be a symbolic link: the
+// link itself would be replaced by the new file. Get creates the lock file
+// when it does not exist, so the directory must be writable for reads too.
+//
+// An empty or missing file is an empty store. A file that cannot be read
+// as a store is an error (see [StoreError]), never an empty store, and is
+// never written over.
+//
+// File locking works on Linux, macOS, the BSDs and illumos; elsewhere
+// every method returns an error matching errors.ErrUnsupported. flock is
+// not reliable on network file systems, so Path must be on a local disk.
+// Never delete the lock file while processes use the store.
+//
+// A FileStore is safe for concurrent use. Use it through a pointer and do
+// not copy it after first use. The zero value with Path set is a
+// plaintext store.
+type FileStore struct {
+	// Path is the store's file. Its directory must exist; the file is
+	// created by the first Update, with mode 0600.
+	Path string
+
+	// Key is a 32-byte AES-256 key: the file is encrypted with AES-GCM
+	// and authenticated. nil: THE FILE IS PLAINTEXT, and anyone who can
+	// read it (or a backup of it) has every access and refresh token in
+	// it; mode 0600 is then the only protection. Any other length is an
+	// error (*KeySizeError), an empty non-nil key too, so that a key that
+	// failed to load never silently means "no encryption".
+	Key []byte
+
+	mu  sync.Mutex    // guards sem
+	sem chan struct{} // the in-process lock held by Update; made on first use
+}
+
+var _ Store = (*FileStore)(nil)
+
+// NewFileStore returns a FileStore for the file at path, encrypted with
+// key (32 bytes), or in plaintext when key is nil. Any other key length
+// returns a *KeySizeError. The key is copied.
+func NewFileStore(path string, key []byte) (*FileStore, error) {
+	if path == "" {
+		return nil, errors.New("notionauth: NewFileStore needs a path")
+	}
+	if key != nil && len(key) != fileKeySize {
+		return nil, KeySizeError(len(key))
+	}
+	s := &FileStore{Path: path}
+	if key != nil {
+		s.Key = bytes.Clone(key)
+	}
+	return s, nil
+}
+
+const fileKeySize = 32
+
+// Get returns a copy of the grant kept for key, or ErrGrantNotFound.
+func (s *FileStore) Get(ctx context.Context, key string) (*Grant, error) {
+	if err := s.check(ctx, key); err != nil {
+		return nil, s.error("get", key, err)
+	}
+	unlock, err := lockPath(ctx, s.Path+".lock", false)
+	if err != nil {
+		return nil, s.error("get", key, err)
+	}
+	defer unlock()
+	grants, err := s.load()
+	if err != nil {
+		return nil, s.error("get", key, err)
+	}
+	g, ok := grants[key]
+	if !ok {
+		return nil, ErrGrantNotFound
+	}
+	return g, nil
+}
+
+// Update implements [Store.Update]. While fn runs, the store holds the
+// file's exclusive lock: other Updates and Gets, in this process or any
+// other, wait.
+func (s *FileStore) Update(ctx context.Context, key string, fn func(*Grant) (*Grant, error)) (*Grant, error) {
+	return s.update(ctx, "update", key, fn)
+}
+
+// Delete removes the grant kept for key. Deleting an absent key is not an
+// error and does not write the file.
+func (s *FileStore) Delete(ctx context.Context, key string) error {
+	_, err := s.update(ctx, "delete", key, func(*Grant) (*Grant, error) { return nil, nil })
+	return err
+}
+
+func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) (*Grant, error)) (*Grant, error) {
+	if fn == nil {
+		return nil, errNilUpdateFunc
+	}
+	if err := s.check(ctx, key); err != nil {
+		return nil, s.error(op, key, err)
+	}
+	// flock belongs to an open file, and each call opens the lock file
+	// anew, so goroutines of this process exclude each other through it
+	// too. The in-process lock spares them polling flock against each
+	// other.
+	release, err := s.lockProcess(ctx)
+	if err != nil {
+		return nil, s.error(op, key, err)
+	}
+	defer release()
+	unlock, err := lockPath(ctx, s.Path+".lock", true)
+	if err != nil {
+		return nil, s.error(op, key, err)
+	}
+	defer unlock()
+	if err := ctx.Err(); err != nil { // done while the lock was being taken
+		return nil, err
+	}
+
+	grants, err := s.load()
+	if err != nil {
+		return nil, s.error(op, key, err)
+	}
+	old := grants[key]
+	g, err := fn(old.clone())
+	if err != nil {
+		return nil, err
+	}
+	var stored *Grant
+	if g == nil {
+		if old == nil {
+			return nil, nil // nothing to delete
+		}
+		delete(grants, key)
+	} else {
+		if stored, err = nextGrant(key, old, g, time.Now()); err != nil {
+			return nil, err
+		}
+		grants[key] = stored
+	}
+	if err := s.save(grants); err != nil {
+		return nil, s.error(op, key, err)
+	}
+	return stored.clone(), nil
+}
+
+// check returns why s cannot serve a call for key with ctx, if it cannot.
+func (s *FileStore) check(ctx context.Context, key string) error {
+	if err := check(ctx, key); err != nil {
+		return err
+	}
+	if s.Path == "" {
+		return errors.New("notionauth: FileStore has no Path")
+	}
+	if s.Key != nil && len(s.Key) != fileKeySize {
+		return KeySizeError(len(s.Key))
+	}
+	return nil
+}
+
+// error wraps err in a *StoreError, except for the caller's own
+// mistakes and context errors, which are returned as they are, as
+// MemoryStore does.
+func (s *FileStore) error(op, key string, err error) error {
+	switch {
+	case err == errNilContext, err == errEmptyKey,
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	return &StoreError{Op: op, Key: key, Path: s.Path, Err: err}
+}
+
+// lockProcess takes the in-process lock that Updates hold, or returns
+// ctx's error if ctx is done first.
+func (s *FileStore) lockProcess(ctx context.Context) (release func(), err error) {
+	s.mu.Lock()
+	if s.sem == nil {
+		s.sem = make(chan struct{}, 1)
+	}
+	sem := s.sem
+	s.mu.Unlock()
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// lockPath opens (creating it with mode 0600 if needed) the lock file at
+// path and takes an exclusive or shared flock on it, polling until ctx is
+// done. unlock releases the lock and closes the file.
+func lockPath(ctx context.Context, path string, exclusive bool) (unlock func(), err error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(ctx, f, exclusive); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		_ = unlockFile(f)
+		f.Close() // closing releases the lock anyway
+	}, nil
+}
+
+// load reads and decodes the store's file. A missing or empty file is an
+// empty store.
+func (s *FileStore) load() (map[string]*Grant, error) {
+	data, err := os.ReadFile(s.Path)
+	if errors.Is(err, os.ErrNotExist) {
+		return map[string]*Grant{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeStore(data, s.Key)
+}
+
+// save writes grants to a new file, syncs it, renames it over Path and
+// syncs the directory.
+func (s *FileStore) save(grants map[string]*Grant) (err error) {
+	data, err := encodeStore(grants, s.Key)
+	if err != nil {
+		return err
+	}
+	dir, base := filepath.Split(s.Path)
+	if dir == "" {
+		dir = "."
+	}
+	s.removeTemps(dir, base)
+	f, err := os.CreateTemp(dir, tempPrefix(base)+"*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err = f.Chmod(0o600); err != nil { // CreateTemp uses 0600; say it anyway
+		return err
+	}
+	if _, err = f.Write(data); err != nil {
+		return err
+	}
+	if err = f.Sync(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	if err = os.Rename(f.Name(), s.Path); err != nil {
+		return err
+	}
+	return syncDir(dir)
+}
+
+// tempPrefix is how the names of the store's temporary files begin.
+func tempPrefix(base string) string { return "." + base + ".tmp-" }
+
+// removeTemps removes temporary files that a crashed Update left behind:
+// they may hold secrets. It runs under the exclusive lock, when no other
+// Update can be writing one, and ignores failures.
+func (s *FileStore) removeTemps(dir, base string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	prefix := tempPrefix(base)
+	for _, e := range entries {
+		if e.Type().IsRegular() && strings.HasPrefix(e.Name(), prefix) {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// String describes s without its key.
+func (s *FileStore) String() string {
+	key := "nil (plaintext)"
+	switch {
+	case s.Key == nil:
+	case len(s.Key) == fileKeySize:
+		key = "[redacted AES-256 key]"
+	default:
+		key = "[redacted key of invalid size " + strconv.Itoa(len(s.Key)) + "]"
+	}
+	return "notionauth.FileStore{Path: " + strconv.Quote(s.Path) + ", Key: " + key + "}"
+}
+
+// GoString is String, so that %#v does not print the key either.
+func (s *FileStore) GoString() string { return s.String() }
+
+// Format prints s as String does for every verb, so that no verb prints
+// the key.
+func (s *FileStore) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+
+// The file's format.
+//
+// Plaintext: the JSON of a storeFileV1, beginning with '{'.
+//
+// Encrypted: a header, then the AES-256-GCM ciphertext (with its tag) of
+// that JSON, sealed with the whole header as additional data:
+//
+//	magic "NAUTH" | version byte (1) | 12-byte random nonce | uint32 big-endian length of the rest
+//
+// The length lets a truncated file be told apart from a wrong key.
+const (
+	encVersion   = 1
+	nonceSize    = 12
+	headerSize   = len(encMagic) + 1 + nonceSize + 4
+	jsonVersion  = 1
+	encNonceFrom = len(encMagic) + 1
+)
+
+const encMagic = "NAUTH"
+
+// storeFileV1 is the JSON of a store file, format version 1. It copies
+// every field of Grant and Token, rather than encoding them as they are,
+// so that changes to those types never change the file format silently.
+type storeFileV1 struct {
+	Version int                 `json:"version"` // jsonVersion
+	Grants  map[string]*grantV1 `json:"grants"`
+}
+
+type grantV1 struct {
+	Token         *tokenV1  `json:"token,omitempty"`
+	Revoked       time.Time `json:"revoked,omitzero"`
+	RevokedReason string    `json:"revoked_reason,omitempty"`
+	Updated       time.Time `json:"updated"`
+	Version       int64     `json:"version"`
+}
+
+type tokenV1 struct {
+	AccessToken          string    `json:"access_token"`
+	RefreshToken         string    `json:"refresh_token,omitempty"`
+	TokenType            string    `json:"token_type,omitempty"`
+	BotID                string    `json:"bot_id,omitempty"`
+	WorkspaceID          string    `json:"workspace_id,omitempty"`
+	WorkspaceName        string    `json:"workspace_name,omitempty"`
+	WorkspaceIcon        string    `json:"workspace_icon,omitempty"`
+	Owner                ownerV1   `json:"owner,omitzero"`
+	DuplicatedTemplateID string    `json:"duplicated_template_id,omitempty"`
+	Obtained             time.Time `json:"obtained,omitzero"`
+}
+
+type ownerV1 struct {
+	Type      string `json:"type,omitempty"`
+	UserID    string `json:"user_id,omitempty"`
+	UserName  string `json:"user_name,omitempty"`
+	UserEmail string `json:"user_email,omitempty"`
+	AvatarURL string `json:"avatar_url,omitempty"`
+}
+
+func toTokenV1(t *Token) *tokenV1 {
+	if t == nil {
+		return nil
+	}
+	return &tokenV1{
+		AccessToken:          t.AccessToken,
+		RefreshToken:         t.RefreshToken,
+		TokenType:            t.TokenType,
+		BotID:                t.BotID,
+		WorkspaceID:          t.WorkspaceID,
+		WorkspaceName:        t.WorkspaceName,
+		WorkspaceIcon:        t.WorkspaceIcon,
+		Owner:                ownerV1(t.Owner),
+		DuplicatedTemplateID: t.DuplicatedTemplateID,
+		Obtained:             t.Obtained,
+	}
+}
+
+func (t *tokenV1) token() *Token {
+	if t == nil {
+		return nil
+	}
+	return &Token{
+		AccessToken:          t.AccessToken,
+		RefreshToken:         t.RefreshToken,
+		TokenType:            t.TokenType,
+		BotID:                t.BotID,
+		WorkspaceID:          t.WorkspaceID,
+		WorkspaceName:        t.WorkspaceName,
+		WorkspaceIcon:        t.WorkspaceIcon,
+		Owner:                Owner(t.Owner),
+		DuplicatedTemplateID: t.DuplicatedTemplateID,
+		Obtained:             t.Obtained,
+	}
+}
+
+// encodeStore returns the file content for grants: encrypted with key, or
+// plaintext when key is nil.
+func encodeStore(grants map[string]*Grant, key []byte) ([]byte, error) {
+	f := storeFileV1{Version: jsonVersion, Grants: make(map[string]*grantV1, len(grants))}
+	for k, g := range grants {
+		f.Grants[k] = &grantV1{
+			Token:         toTokenV1(g.Token),
+			Revoked:       g.Revoked,
+			RevokedReason: g.RevokedReason,
+			Updated:       g.Updated,
+			Version:       g.Version,
+		}
+	}
+	if key == nil {
+		data, err := json.MarshalIndent(f, "", "\t")
+		if err != nil {
+			return nil, err
+		}
+		return append(data, '\n'), nil
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		return nil, err
+	}
+	return seal(key, data)
+}
+
+// decodeStore reads file content written by encodeStore. Empty content is
+// an empty store.
+func decodeStore(data, key []byte) (map[string]*Grant, error) {
+	if len(data) == 0 {
+		return map[string]*Grant{}, nil
+	}
+	switch {
+	case bytes.HasPrefix(data, []byte(encMagic)):
+		if key == nil {
+			return nil, ErrKeyRequired
+		}
+		plain, err := open(key, data)
+		if err != nil {
+			return nil, err
+		}
+		data = plain
+	case len(data) < len(encMagic) && strings.HasPrefix(encMagic, string(data)):
+		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
+	case bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")):
+		if key != nil {
+			return nil, ErrNotEncrypted
+		}
+	default:
+		return nil, fmt.Errorf("%w: not a store file", ErrCorrupt)
+	}
+
+	var f storeFileV1
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, jsonError(err)
+	}
+	switch {
+	case f.Version == 0:
+		return nil, fmt.Errorf("%w: no format version", ErrCorrupt)
+	case f.Version != jsonVersion:
+		return nil, fmt.Errorf("%w: %d", ErrUnsupportedFormat, f.Version)
+	}
+	grants := make(map[string]*Grant, len(f.Grants))
+	for k, g := range f.Grants {
+		if k == "" || g == nil || g.Version < 1 {
+			return nil, fmt.Errorf("%w: invalid grant entry", ErrCorrupt)
+		}
+		grants[k] = &Grant{
+			Key:           k,
+			Token:         g.Token.token(),
+			Revoked:       g.Revoked,
+			RevokedReason: g.RevokedReason,
+			Updated:       g.Updated,
+			Version:       g.Version,
+		}
+	}
+	return grants, nil
+}
+
+// jsonError describes a JSON decoding error as ErrCorrupt without quoting
+// any of the data, which may be a secret.
+func jsonError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: truncated JSON", ErrCorrupt)
+	case errors.As(err, &syntax):
+		return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, syntax.Offset)
+	case errors.As(err, &typ):
+		return fmt.Errorf("%w: JSON field %q has the wrong type", ErrCorrupt, typ.Field)
+	default:
+		return fmt.Errorf("%w: invalid JSON", ErrCorrupt)
+	}
+}
+
+func newGCM(key []byte) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	return cipher.NewGCM(block)
+}
+
+// seal encrypts plain with key behind a header (see the format above).
+func seal(key, plain []byte) ([]byte, error) {
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	n := len(plain) + gcm.Overhead()
+	if n > math.MaxUint32 {
+		return nil, errors.New("notionauth: store too large to encrypt")
+	}
+	header := make([]byte, headerSize)
+	copy(header, encMagic)
+	header[len(encMagic)] = encVersion
+	nonce := header[encNonceFrom : encNonceFrom+nonceSize]
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	binary.BigEndian.PutUint32(header[encNonceFrom+nonceSize:], uint32(n))
+	out := make([]byte, headerSize, headerSize+n)
+	copy(out, header)
+	return gcm.Seal(out, nonce, plain, header), nil
+}
+
+// open decrypts data written by seal.
+func open(key, data []byte) ([]byte, error) {
+	if len(data) < headerSize {
+		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
+	}
+	if v := data[len(encMagic)]; v != encVersion {
+		return nil, fmt.Errorf("%w: encryption version %d", ErrUnsupportedFormat, v)
+	}
+	gcm, err := newGCM(key)
+	if err != nil {
+		return nil, err
+	}
+	header, body := data[:headerSize], data[headerSize:]
+	switch n := binary.BigEndian.Uint32(header[encNonceFrom+nonceSize:]); {
+	case uint64(n) > uint64(len(body)):
+		return nil, fmt.Errorf("%w: truncated: %d of %d encrypted bytes", ErrCorrupt, len(body), n)
+	case uint64(n) < uint64(len(body)):
+		return nil, fmt.Errorf("%w: %d bytes after the encrypted data", ErrCorrupt, uint64(len(body))-uint64(n))
+	case int(n) < gcm.Overhead():
+		return nil, fmt.Errorf("%w: encrypted data too short", ErrCorrupt)
+	}
+	plain, err := gcm.Open(nil, header[encNonceFrom:encNonceFrom+nonceSize], body, header)
+	if err != nil {
+		return nil, ErrWrongKey
+	}
+	return plain, nil
+}

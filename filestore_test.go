@@ -1,0 +1,648 @@
+package notionauth
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func newKey(t *testing.T) []byte {
+	t.Helper()
+	key := make([]byte, 32)
+	_, err := rand.Read(key)
+	require.NoError(t, err)
+	return key
+}
+
+// newFileStore returns a store in a new temporary directory.
+func newFileStore(t *testing.T, key []byte) *FileStore {
+	t.Helper()
+	s, err := NewFileStore(filepath.Join(t.TempDir(), "grants"), key)
+	require.NoError(t, err)
+	return s
+}
+
+// putGrant stores a grant holding grantToken() under key.
+func putGrant(t *testing.T, s Store, key string) *Grant {
+	t.Helper()
+	g, err := s.Update(context.Background(), key, func(*Grant) (*Grant, error) {
+		return &Grant{Token: grantToken()}, nil
+	})
+	require.NoError(t, err)
+	return g
+}
+
+func readFile(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return data
+}
+
+func TestFileStore(t *testing.T) {
+	t.Run("Encrypted", func(t *testing.T) {
+		testStore(t, func(t *testing.T) Store { return newFileStore(t, newKey(t)) })
+	})
+	t.Run("Plaintext", func(t *testing.T) {
+		testStore(t, func(t *testing.T) Store { return newFileStore(t, nil) })
+	})
+	t.Run("ZeroValue", func(t *testing.T) {
+		testStore(t, func(t *testing.T) Store { return &FileStore{Path: filepath.Join(t.TempDir(), "grants")} })
+	})
+}
+
+func TestNewFileStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "grants")
+	tests := []struct {
+		name    string
+		key     []byte
+		wantErr int // the KeySizeError wanted; -1: none
+	}{
+		{"nil key: plaintext", nil, -1},
+		{"32 bytes", make([]byte, 32), -1},
+		{"16 bytes", make([]byte, 16), 16},
+		{"24 bytes", make([]byte, 24), 24},
+		{"33 bytes", make([]byte, 33), 33},
+		{"empty, not nil", []byte{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, err := NewFileStore(path, tt.key)
+			if tt.wantErr < 0 {
+				require.NoError(t, err)
+				assert.Equal(t, path, s.Path)
+				assert.Equal(t, tt.key, s.Key)
+				return
+			}
+			var kse KeySizeError
+			require.ErrorAs(t, err, &kse)
+			assert.Equal(t, KeySizeError(tt.wantErr), kse)
+			assert.Contains(t, err.Error(), "want 32")
+			assert.Nil(t, s)
+		})
+	}
+
+	_, err := NewFileStore("", nil)
+	require.Error(t, err, "empty path")
+
+	key := newKey(t)
+	s, err := NewFileStore(path, key)
+	require.NoError(t, err)
+	key[0] ^= 0xff
+	assert.NotEqual(t, key, s.Key, "NewFileStore must copy the key")
+}
+
+func TestFileStoreInvalidFields(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := &FileStore{Path: filepath.Join(dir, "grants"), Key: make([]byte, 16)}
+	_, err := s.Get(ctx, "ws-1")
+	var kse KeySizeError
+	require.ErrorAs(t, err, &kse)
+	assert.Equal(t, KeySizeError(16), kse)
+	_, err = s.Update(ctx, "ws-1", increment)
+	require.ErrorAs(t, err, &kse)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "a misconfigured store must not create files")
+
+	_, err = (&FileStore{}).Get(ctx, "ws-1")
+	require.Error(t, err, "no Path")
+	_, err = (&FileStore{}).Update(ctx, "ws-1", increment)
+	require.Error(t, err, "no Path")
+}
+
+func TestFileStoreFileModes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		key  []byte
+	}{{"Encrypted", newKey(t)}, {"Plaintext", nil}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newFileStore(t, tc.key)
+			// A file made by someone else with a looser mode is replaced by
+			// one with mode 0600.
+			require.NoError(t, os.WriteFile(s.Path, nil, 0o644))
+			require.NoError(t, os.Chmod(s.Path, 0o644))
+			putGrant(t, s, "ws-1")
+			for _, p := range []string{s.Path, s.Path + ".lock"} {
+				fi, err := os.Stat(p)
+				require.NoError(t, err)
+				assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), p)
+			}
+		})
+	}
+}
+
+func TestFileStoreEncryptedAtRest(t *testing.T) {
+	s := newFileStore(t, newKey(t))
+	putGrant(t, s, "ws-1")
+	data := readFile(t, s.Path)
+	assert.True(t, bytes.HasPrefix(data, []byte("NAUTH\x01")), "header: %q", data[:min(len(data), 6)])
+	tok := grantToken()
+	for _, secret := range []string{tok.AccessToken, tok.RefreshToken, tok.WorkspaceName, tok.Owner.UserEmail, "access_token"} {
+		assert.NotContains(t, string(data), secret)
+		assert.NotContains(t, string(data), base64.StdEncoding.EncodeToString([]byte(secret)))
+	}
+
+	// Each write has a new nonce.
+	putGrant(t, s, "ws-1")
+	data2 := readFile(t, s.Path)
+	assert.NotEqual(t, data[6:18], data2[6:18], "nonce reused")
+}
+
+// TestFileStorePlaintext shows what FileStore's doc warns about: without
+// a key, the tokens are in the file as they are.
+func TestFileStorePlaintext(t *testing.T) {
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-1")
+	data := readFile(t, s.Path)
+	assert.Contains(t, string(data), testAccessToken)
+	assert.Contains(t, string(data), testRefreshToken)
+	var f map[string]any
+	require.NoError(t, json.Unmarshal(data, &f))
+	assert.Equal(t, float64(1), f["version"])
+}
+
+func TestFileStoreTokenRoundTripsEveryField(t *testing.T) {
+	// Fill every field of Grant and Token by reflection, so that a field
+	// added to either type later fails here until the file format
+	// (grantV1, tokenV1) stores it.
+	var g Grant
+	n := 0
+	fillFields(t, reflect.ValueOf(&g).Elem(), &n)
+	g.Key = "ws-1"
+	require.NotNil(t, g.Token)
+	grants := map[string]*Grant{"ws-1": &g}
+	for _, key := range [][]byte{nil, newKey(t)} {
+		data, err := encodeStore(grants, key)
+		require.NoError(t, err)
+		got, err := decodeStore(data, key)
+		require.NoError(t, err)
+		assert.Equal(t, grants, got, "encrypted: %v", key != nil)
+	}
+}
+
+// fillFields sets every field under v to a distinct non-zero value.
+func fillFields(t *testing.T, v reflect.Value, n *int) {
+	t.Helper()
+	if !v.CanSet() {
+		t.Fatalf("cannot set %s: teach fillFields and the file format about it", v.Type())
+	}
+	*n++
+	switch {
+	case v.Type() == reflect.TypeFor[time.Time]():
+		v.Set(reflect.ValueOf(time.Date(2020, 1, 1, 0, 0, *n, *n, time.UTC)))
+	case v.Kind() == reflect.String:
+		v.SetString("value-" + strconv.Itoa(*n))
+	case v.Kind() == reflect.Int64:
+		v.SetInt(int64(*n))
+	case v.Kind() == reflect.Pointer:
+		v.Set(reflect.New(v.Type().Elem()))
+		fillFields(t, v.Elem(), n)
+	case v.Kind() == reflect.Struct:
+		for i := range v.NumField() {
+			fillFields(t, v.Field(i), n)
+		}
+	default:
+		t.Fatalf("field of type %s: teach fillFields and the file format about it", v.Type())
+	}
+}
+
+func TestFileStoreWrongKey(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, newKey(t))
+	putGrant(t, s, "ws-1")
+	before := readFile(t, s.Path)
+
+	other, err := NewFileStore(s.Path, newKey(t))
+	require.NoError(t, err)
+	_, err = other.Get(ctx, "ws-1")
+	require.ErrorIs(t, err, ErrWrongKey)
+	var se *StoreError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "get", se.Op)
+	assert.Equal(t, "ws-1", se.Key)
+	assert.Equal(t, s.Path, se.Path)
+	assert.Equal(t, "notionauth: store "+s.Path+`: get "ws-1": cannot decrypt: wrong key or damaged file`, err.Error())
+	for _, secret := range []string{hex.EncodeToString(other.Key), hex.EncodeToString(s.Key), string(other.Key), testAccessToken} {
+		assert.NotContains(t, err.Error(), secret)
+	}
+
+	_, err = other.Update(ctx, "ws-1", func(*Grant) (*Grant, error) {
+		t.Error("fn called on a store that cannot be read")
+		return nil, nil
+	})
+	require.ErrorIs(t, err, ErrWrongKey)
+	require.ErrorIs(t, other.Delete(ctx, "ws-1"), ErrWrongKey)
+	_, err = MarkRevoked(ctx, other, "ws-1", "unauthorized", time.Time{})
+	require.ErrorIs(t, err, ErrWrongKey)
+	assert.Equal(t, before, readFile(t, s.Path), "the file must not be written over")
+}
+
+func TestFileStoreEncryptionMismatch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	plainPath, encPath := filepath.Join(dir, "plain"), filepath.Join(dir, "enc")
+	putGrant(t, &FileStore{Path: plainPath}, "ws-1")
+	putGrant(t, &FileStore{Path: encPath, Key: newKey(t)}, "ws-1")
+
+	tests := []struct {
+		name string
+		path string
+		key  []byte
+		want error
+	}{
+		{"plaintext file, store with a key", plainPath, newKey(t), ErrNotEncrypted},
+		{"encrypted file, store without a key", encPath, nil, ErrKeyRequired},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := readFile(t, tt.path)
+			s := &FileStore{Path: tt.path, Key: tt.key}
+			_, err := s.Get(ctx, "ws-1")
+			require.ErrorIs(t, err, tt.want)
+			_, err = s.Update(ctx, "ws-1", increment)
+			require.ErrorIs(t, err, tt.want)
+			require.ErrorIs(t, s.Delete(ctx, "ws-1"), tt.want)
+			assert.Equal(t, before, readFile(t, tt.path), "the file must not be written over")
+		})
+	}
+}
+
+// checkUnreadable checks that s refuses the file at s.Path with an error
+// matching want (any error when want is nil), without calling fn or
+// writing the file.
+func checkUnreadable(t *testing.T, s *FileStore, want error, msgAndArgs ...any) {
+	t.Helper()
+	ctx := context.Background()
+	before := readFile(t, s.Path)
+	_, err := s.Get(ctx, "ws-1")
+	require.Error(t, err, msgAndArgs...)
+	require.NotErrorIs(t, err, ErrGrantNotFound, msgAndArgs...)
+	var se *StoreError
+	require.ErrorAs(t, err, &se, msgAndArgs...)
+	if want != nil {
+		require.ErrorIs(t, err, want, msgAndArgs...)
+	}
+	_, err = s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) {
+		t.Error("fn called on a damaged store")
+		return nil, nil
+	})
+	require.ErrorAs(t, err, &se, msgAndArgs...)
+	assert.Equal(t, before, readFile(t, s.Path), msgAndArgs...)
+	assert.NotContains(t, err.Error(), testAccessToken)
+}
+
+func TestFileStoreDamagedFile(t *testing.T) {
+	key := newKey(t)
+	s := newFileStore(t, key)
+	putGrant(t, s, "ws-1")
+	good := readFile(t, s.Path)
+
+	t.Run("FlippedByte", func(t *testing.T) {
+		// Every byte of the encrypted file matters: header, nonce, length,
+		// ciphertext and tag.
+		for i := range good {
+			data := bytes.Clone(good)
+			data[i] ^= 0x01
+			require.NoError(t, os.WriteFile(s.Path, data, 0o600))
+			checkUnreadable(t, s, nil, "byte %d flipped", i)
+		}
+	})
+
+	t.Run("Truncated", func(t *testing.T) {
+		for n := 1; n < len(good); n++ {
+			require.NoError(t, os.WriteFile(s.Path, good[:n], 0o600))
+			checkUnreadable(t, s, ErrCorrupt, "truncated to %d of %d bytes", n, len(good))
+		}
+	})
+
+	t.Run("TrailingBytes", func(t *testing.T) {
+		require.NoError(t, os.WriteFile(s.Path, append(bytes.Clone(good), 0), 0o600))
+		checkUnreadable(t, s, ErrCorrupt)
+	})
+
+	t.Run("PlaintextTruncated", func(t *testing.T) {
+		ps := newFileStore(t, nil)
+		putGrant(t, ps, "ws-1")
+		plain := bytes.TrimRight(readFile(t, ps.Path), "\n")
+		for n := 1; n < len(plain); n++ {
+			require.NoError(t, os.WriteFile(ps.Path, plain[:n], 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "truncated to %d of %d bytes", n, len(plain))
+		}
+	})
+
+	t.Run("Garbage", func(t *testing.T) {
+		for _, data := range []string{"hello", "\x00\x00\x00", "[]", "null", `{"version":1,"grants":{"ws-1":null}}`, `{"grants":{}}`, `{"version":"1"}`} {
+			ps := &FileStore{Path: s.Path}
+			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
+			checkUnreadable(t, ps, nil, "file %q", data)
+		}
+	})
+
+	t.Run("NewerFormat", func(t *testing.T) {
+		ps := &FileStore{Path: s.Path}
+		require.NoError(t, os.WriteFile(s.Path, []byte(`{"version":2,"grants":{}}`), 0o600))
+		checkUnreadable(t, ps, ErrUnsupportedFormat)
+
+		data := bytes.Clone(good)
+		data[5] = 2
+		require.NoError(t, os.WriteFile(s.Path, data, 0o600))
+		checkUnreadable(t, s, ErrUnsupportedFormat)
+	})
+
+	t.Run("PathIsDirectory", func(t *testing.T) {
+		ds := &FileStore{Path: t.TempDir()}
+		_, err := ds.Get(context.Background(), "ws-1")
+		var se *StoreError
+		require.ErrorAs(t, err, &se)
+		_, err = ds.Update(context.Background(), "ws-1", increment)
+		require.ErrorAs(t, err, &se)
+	})
+
+	t.Run("MissingDirectory", func(t *testing.T) {
+		ms := &FileStore{Path: filepath.Join(t.TempDir(), "no", "such", "grants")}
+		_, err := ms.Update(context.Background(), "ws-1", increment)
+		require.ErrorIs(t, err, fs.ErrNotExist)
+		var se *StoreError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "update", se.Op)
+	})
+}
+
+func TestFileStoreEmptyOrMissingFileIsEmptyStore(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		create bool
+	}{{"Missing", false}, {"Empty", true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newFileStore(t, newKey(t))
+			if tc.create {
+				require.NoError(t, os.WriteFile(s.Path, nil, 0o600))
+			}
+			_, err := s.Get(ctx, "ws-1")
+			require.ErrorIs(t, err, ErrGrantNotFound)
+			require.NoError(t, s.Delete(ctx, "ws-1"))
+			g := putGrant(t, s, "ws-1")
+			assert.Equal(t, int64(1), g.Version)
+		})
+	}
+}
+
+// TestFileStoreCrashLeavesOldState simulates a crash in the middle of an
+// Update: the temporary file is there, half written, and was never
+// renamed. Readers see the old state; the next Update removes it.
+func TestFileStoreCrashLeavesOldState(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, newKey(t))
+	old := putGrant(t, s, "ws-1")
+	dir := filepath.Dir(s.Path)
+	tmp := filepath.Join(dir, ".grants.tmp-123456")
+	require.NoError(t, os.WriteFile(tmp, []byte("NAUTH\x01half"), 0o600))
+	unrelated := filepath.Join(dir, "grants.tmp-notours")
+	require.NoError(t, os.WriteFile(unrelated, []byte("keep"), 0o600))
+
+	got, err := s.Get(ctx, "ws-1")
+	require.NoError(t, err)
+	assert.Equal(t, normal(old), normal(got))
+
+	g, err := s.Update(ctx, "ws-1", increment)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), g.Version)
+	_, err = os.Stat(tmp)
+	assert.ErrorIs(t, err, fs.ErrNotExist, "the leftover temporary file must be removed")
+	assert.FileExists(t, unrelated)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	assert.ElementsMatch(t, []string{"grants", "grants.lock", "grants.tmp-notours"}, names)
+}
+
+// TestFileStoreLockWaitHonoursContext takes the file's lock from a second
+// FileStore value on the same path, which has its own in-process lock, so
+// that the calls wait on flock itself.
+func TestFileStoreLockWaitHonoursContext(t *testing.T) {
+	ctx := context.Background()
+	s1 := newFileStore(t, nil)
+	putGrant(t, s1, "ws-1")
+	s2 := &FileStore{Path: s1.Path}
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	holderDone := make(chan error, 1)
+	go func() {
+		_, err := s1.Update(ctx, "ws-1", func(g *Grant) (*Grant, error) {
+			close(entered)
+			<-release
+			return increment(g)
+		})
+		holderDone <- err
+	}()
+	<-entered
+
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	start := time.Now()
+	_, err := s2.Update(short(), "ws-1", func(*Grant) (*Grant, error) {
+		t.Error("fn called without the lock")
+		return nil, nil
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	assert.Less(t, time.Since(start), 2*time.Second)
+	_, err = s2.Get(short(), "ws-1")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Get must wait for a running Update")
+	require.ErrorIs(t, s2.Delete(short(), "ws-1"), context.DeadlineExceeded)
+
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err = s2.Get(cctx, "ws-1")
+	require.ErrorIs(t, err, context.Canceled)
+
+	close(release)
+	require.NoError(t, <-holderDone)
+	g, err := s2.Get(ctx, "ws-1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), g.Version)
+}
+
+// TestFileStoreSharedLock: Gets share the lock with each other, Updates
+// do not.
+func TestFileStoreSharedLock(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-1")
+	unlock, err := lockPath(ctx, s.Path+".lock", false) // a reader elsewhere
+	require.NoError(t, err)
+	defer unlock()
+
+	g, err := s.Get(ctx, "ws-1")
+	require.NoError(t, err, "a Get must not wait for another reader")
+	assert.Equal(t, int64(1), g.Version)
+
+	tctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	_, err = s.Update(tctx, "ws-1", increment)
+	require.ErrorIs(t, err, context.DeadlineExceeded, "an Update must wait for readers")
+}
+
+func TestFileStorePrintsNoSecret(t *testing.T) {
+	key := newKey(t)
+	s := &FileStore{Path: "/var/lib/app/grants", Key: key}
+	secrets := []string{
+		string(key), hex.EncodeToString(key), strings.ToUpper(hex.EncodeToString(key)),
+		base64.StdEncoding.EncodeToString(key), strings.Trim(fmt.Sprint([]byte(key)), "[]"),
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+		for _, v := range []any{s, []*FileStore{s}, struct{ S *FileStore }{s}} {
+			out := fmt.Sprintf(verb, v)
+			for _, secret := range secrets {
+				assert.NotContains(t, out, secret, "fmt %s of %T", verb, v)
+			}
+		}
+	}
+	assert.Equal(t, `notionauth.FileStore{Path: "/var/lib/app/grants", Key: [redacted AES-256 key]}`, s.String())
+	assert.Equal(t, s.String(), s.GoString())
+	assert.Equal(t, `notionauth.FileStore{Path: "p", Key: nil (plaintext)}`, (&FileStore{Path: "p"}).String())
+	assert.Contains(t, (&FileStore{Key: key[:5]}).String(), "invalid size 5")
+	assert.NotContains(t, KeySizeError(5).Error(), string(key[:5]))
+}
+
+const (
+	helperEnv        = "NOTIONAUTH_STORE_HELPER"
+	helperPathEnv    = "NOTIONAUTH_STORE_HELPER_PATH"
+	helperKeyEnv     = "NOTIONAUTH_STORE_HELPER_KEY"
+	helperUpdatesEnv = "NOTIONAUTH_STORE_HELPER_UPDATES"
+	helperStartEnv   = "NOTIONAUTH_STORE_HELPER_START"
+)
+
+// TestHelperProcess is not a test: TestFileStoreProcesses runs the test
+// binary again with -test.run=^TestHelperProcess$ and helperEnv set, and
+// this function then does the child's share of the Updates.
+func TestHelperProcess(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		return
+	}
+	key, err := hex.DecodeString(os.Getenv(helperKeyEnv))
+	require.NoError(t, err)
+	updates, err := strconv.Atoi(os.Getenv(helperUpdatesEnv))
+	require.NoError(t, err)
+	s, err := NewFileStore(os.Getenv(helperPathEnv), key)
+	require.NoError(t, err)
+
+	// Start together with the other processes.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(os.Getenv(helperStartEnv)); err == nil {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "never told to start")
+		time.Sleep(time.Millisecond)
+	}
+	runUpdates(t, s, updates)
+}
+
+// runUpdates does n Updates incrementing the counter of "shared", some
+// from concurrent goroutines.
+func runUpdates(t *testing.T, s *FileStore, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n / 4 {
+				_, err := s.Update(ctx, "shared", increment)
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// TestFileStoreProcesses runs several OS processes, and this one, that
+// each do many Updates of one key of one FileStore at the same time: none
+// may be lost.
+func TestFileStoreProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	const (
+		procs   = 4  // children; this process takes part too
+		updates = 20 // per process; a multiple of 4 (runUpdates' goroutines)
+	)
+	key := newKey(t)
+	s := newFileStore(t, key)
+	start := filepath.Join(filepath.Dir(s.Path), "start")
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	type child struct {
+		cmd *exec.Cmd
+		out bytes.Buffer
+	}
+	children := make([]*child, procs)
+	for i := range children {
+		c := &child{cmd: exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperProcess$", "-test.count=1", "-test.v")}
+		c.cmd.Env = append(os.Environ(),
+			helperEnv+"=1",
+			helperPathEnv+"="+s.Path,
+			helperKeyEnv+"="+hex.EncodeToString(key),
+			helperUpdatesEnv+"="+strconv.Itoa(updates),
+			helperStartEnv+"="+start,
+		)
+		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+		require.NoError(t, c.cmd.Start())
+		children[i] = c
+	}
+	require.NoError(t, os.WriteFile(start, nil, 0o600))
+	runUpdates(t, s, updates)
+	for i, c := range children {
+		err := c.cmd.Wait()
+		require.NoError(t, err, "child %d:\n%s", i, c.out.String())
+		require.Contains(t, c.out.String(), "--- PASS: TestHelperProcess", "child %d ran no updates:\n%s", i, c.out.String())
+	}
+
+	g, err := s.Get(ctx, "shared")
+	require.NoError(t, err)
+	const total = (procs + 1) * updates
+	assert.Equal(t, int64(total), g.Version)
+	assert.Equal(t, total, counter(t, g), "an update was lost")
+}
+
+func TestStoreErrorMessage(t *testing.T) {
+	err := &StoreError{Op: "update", Key: "ws-1", Path: "/x/grants", Err: fmt.Errorf("%w: truncated JSON", ErrCorrupt)}
+	assert.Equal(t, `notionauth: store /x/grants: update "ws-1": store data is damaged or truncated: truncated JSON`, err.Error())
+	assert.ErrorIs(t, err, ErrCorrupt)
+	assert.False(t, errors.Is(err, ErrWrongKey))
+	assert.Equal(t, `notionauth: store : get "": <nil>`, (&StoreError{Op: "get"}).Error())
+}

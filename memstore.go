@@ -1,0 +1,142 @@
+package notionauth
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// MemoryStore is a [Store] that keeps grants in memory, for tests and for
+// apps that run as a single process and can afford to lose their grants
+// on restart. Updates of one key are serialised; Updates of different
+// keys run concurrently.
+//
+// The zero value is an empty store ready to use. A MemoryStore is safe for
+// concurrent use and must not be copied after first use.
+type MemoryStore struct {
+	mu     sync.Mutex // guards grants and locks
+	grants map[string]*Grant
+	locks  map[string]*keyLock // the keys with an Update running or waiting
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+// keyLock serialises the Updates of one key. It is a channel, not a
+// sync.Mutex, so that waiting for it honours a context.
+type keyLock struct {
+	held chan struct{} // holds one value while the lock is held
+	refs int           // holders and waiters; guarded by MemoryStore.mu
+}
+
+// Get returns a copy of the grant kept for key, or ErrGrantNotFound.
+func (s *MemoryStore) Get(ctx context.Context, key string) (*Grant, error) {
+	if err := check(ctx, key); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.grants[key]
+	if !ok {
+		return nil, ErrGrantNotFound
+	}
+	return g.clone(), nil
+}
+
+// Update implements [Store.Update].
+func (s *MemoryStore) Update(ctx context.Context, key string, fn func(*Grant) (*Grant, error)) (*Grant, error) {
+	if fn == nil {
+		return nil, errNilUpdateFunc
+	}
+	if err := check(ctx, key); err != nil {
+		return nil, err
+	}
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	s.mu.Lock()
+	old := s.grants[key]
+	s.mu.Unlock()
+
+	// Only Updates, which hold the key's lock, change the key's grant, so
+	// old is still current when fn returns.
+	g, err := fn(old.clone())
+	if err != nil {
+		return nil, err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if g == nil {
+		delete(s.grants, key)
+		return nil, nil
+	}
+	n, err := nextGrant(key, old, g, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	if s.grants == nil {
+		s.grants = make(map[string]*Grant)
+	}
+	s.grants[key] = n
+	return n.clone(), nil
+}
+
+// Delete removes the grant kept for key, waiting for any Update of key
+// that is running. Deleting an absent key is not an error.
+func (s *MemoryStore) Delete(ctx context.Context, key string) error {
+	_, err := s.Update(ctx, key, func(*Grant) (*Grant, error) { return nil, nil })
+	return err
+}
+
+// lock takes key's lock, or returns ctx's error if ctx is done first.
+func (s *MemoryStore) lock(ctx context.Context, key string) (unlock func(), err error) {
+	s.mu.Lock()
+	if s.locks == nil {
+		s.locks = make(map[string]*keyLock)
+	}
+	l := s.locks[key]
+	if l == nil {
+		l = &keyLock{held: make(chan struct{}, 1)}
+		s.locks[key] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+
+	release := func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, key)
+		}
+	}
+	select {
+	case l.held <- struct{}{}:
+		if err := ctx.Err(); err != nil { // select picks at random when both are ready
+			<-l.held
+			release()
+			return nil, err
+		}
+		return func() { <-l.held; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
+
+// check returns an error, rather than a later panic, for a nil context,
+// ctx's error when it is already done, and an error for the empty key.
+func check(ctx context.Context, key string) error {
+	if ctx == nil {
+		return errNilContext
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return errEmptyKey
+	}
+	return nil
+}
