@@ -396,8 +396,8 @@ func (s *FileStore) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.
 // The length lets a truncated file be told apart from a wrong key.
 const (
 	encVersion   = 1
-	nonceSize    = 12
-	headerSize   = len(encMagic) + 1 + nonceSize + 4
+	gcmNonceSize = 12
+	headerSize   = len(encMagic) + 1 + gcmNonceSize + 4
 	jsonVersion  = 1
 	encNonceFrom = len(encMagic) + 1
 )
@@ -595,11 +595,11 @@ func seal(key, plain []byte) ([]byte, error) {
 	header := make([]byte, headerSize)
 	copy(header, encMagic)
 	header[len(encMagic)] = encVersion
-	nonce := header[encNonceFrom : encNonceFrom+nonceSize]
+	nonce := header[encNonceFrom : encNonceFrom+gcmNonceSize]
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
-	binary.BigEndian.PutUint32(header[encNonceFrom+nonceSize:], uint32(n))
+	binary.BigEndian.PutUint32(header[encNonceFrom+gcmNonceSize:], uint32(n))
 	out := make([]byte, headerSize, headerSize+n)
 	copy(out, header)
 	return gcm.Seal(out, nonce, plain, header), nil
@@ -618,7 +618,7 @@ func open(key, data []byte) ([]byte, error) {
 		return nil, err
 	}
 	header, body := data[:headerSize], data[headerSize:]
-	switch n := binary.BigEndian.Uint32(header[encNonceFrom+nonceSize:]); {
+	switch n := binary.BigEndian.Uint32(header[encNonceFrom+gcmNonceSize:]); {
 	case uint64(n) > uint64(len(body)):
 		return nil, fmt.Errorf("%w: truncated: %d of %d encrypted bytes", ErrCorrupt, len(body), n)
 	case uint64(n) < uint64(len(body)):
@@ -626,7 +626,7 @@ func open(key, data []byte) ([]byte, error) {
 	case int(n) < gcm.Overhead():
 		return nil, fmt.Errorf("%w: encrypted data too short", ErrCorrupt)
 	}
-	plain, err := gcm.Open(nil, header[encNonceFrom:encNonceFrom+nonceSize], body, header)
+	plain, err := gcm.Open(nil, header[encNonceFrom:encNonceFrom+gcmNonceSize], body, header)
 	if err != nil {
 		return nil, ErrWrongKey
 	}

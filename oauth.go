@@ -186,10 +186,10 @@ func (e *StateError) Is(target error) bool { return target == ErrStateInvalid }
 // bytes: it binds the state to the session without revealing it. The mac is
 // HMAC(key, "state"|client id|everything before it), over the whole state.
 const (
-	stateVersion  = 1
-	nonceSize     = 16
-	sessionTagLen = 16
-	stateSize     = 1 + 8 + nonceSize + sessionTagLen + sha256.Size
+	stateVersion   = 1
+	stateNonceSize = 16
+	sessionTagLen  = 16
+	stateSize      = 1 + 8 + stateNonceSize + sessionTagLen + sha256.Size
 )
 
 var stateEncoding = base64.RawURLEncoding.Strict()
@@ -210,11 +210,11 @@ func (c *Config) NewState(session string) (string, error) {
 	var b [stateSize]byte
 	b[0] = stateVersion
 	binary.BigEndian.PutUint64(b[1:9], uint64(c.now().Add(c.stateTTL()).UnixNano()))
-	nonce := b[9 : 9+nonceSize]
+	nonce := b[9 : 9+stateNonceSize]
 	if _, err := rand.Read(nonce); err != nil {
 		return "", &Error{Kind: Unavailable, Message: "cannot read random bytes", Err: err}
 	}
-	copy(b[9+nonceSize:], c.sessionTag(session))
+	copy(b[9+stateNonceSize:], c.sessionTag(session))
 	copy(b[stateSize-sha256.Size:], c.stateMAC(b[:stateSize-sha256.Size]))
 	return stateEncoding.EncodeToString(b[:]), nil
 }
@@ -241,7 +241,7 @@ func (c *Config) VerifyState(ctx context.Context, state, session string) error {
 	if !hmac.Equal(mac, c.stateMAC(signed)) {
 		return &StateError{Reason: StateForged}
 	}
-	if session == "" || !hmac.Equal(b[9+nonceSize:9+nonceSize+sessionTagLen], c.sessionTag(session)) {
+	if session == "" || !hmac.Equal(b[9+stateNonceSize:9+stateNonceSize+sessionTagLen], c.sessionTag(session)) {
 		return &StateError{Reason: StateSession}
 	}
 	ns := binary.BigEndian.Uint64(b[1:9])
@@ -252,7 +252,7 @@ func (c *Config) VerifyState(ctx context.Context, state, session string) error {
 	if !now.Before(expiry) {
 		return &StateError{Reason: StateExpired}
 	}
-	nonce := hex.EncodeToString(b[9 : 9+nonceSize])
+	nonce := hex.EncodeToString(b[9 : 9+stateNonceSize])
 	first, err := c.useNonce(ctx, nonce, expiry, now)
 	if err != nil {
 		return &Error{Kind: Unavailable, Message: "cannot record the OAuth state as used", Err: err}

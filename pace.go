@@ -92,6 +92,7 @@ type pacer struct {
 	mu        sync.Mutex // guards everything below
 	limit     int        // requests per window; 0: not known yet
 	start     time.Time  // start of the current window; zero: none yet
+	answered  time.Time  // when its first answer came back; zero: none yet
 	used      int        // requests let through in the current window
 	accepted  int        // of those, answered without a 429
 	gen       uint64     // the current window's number
@@ -130,7 +131,7 @@ func (p *pacer) margin() time.Duration {
 
 // roll starts a new window when the current one is over. Caller holds mu.
 func (p *pacer) roll(now time.Time) {
-	end := p.start.Add(p.window)
+	end := p.windowStart().Add(p.window)
 	if p.limit > 0 {
 		end = end.Add(p.margin())
 	}
@@ -165,7 +166,18 @@ func (p *pacer) nextOpen(now time.Time) time.Time {
 	if now.Before(p.until) {
 		return p.until
 	}
-	return p.start.Add(p.window + p.margin())
+	return p.windowStart().Add(p.window + p.margin())
+}
+
+// windowStart is when Notion's current window began at the latest: no
+// later than the first answer of the window came back (Notion starts
+// counting when a request arrives, which the pacer cannot see), and no
+// earlier than the pacer let its first request go. Caller holds mu.
+func (p *pacer) windowStart() time.Time {
+	if p.answered.After(p.start) {
+		return p.answered
+	}
+	return p.start
 }
 
 // eta estimates how long a request joining the queue now would wait.
@@ -278,6 +290,9 @@ func (p *pacer) done(t ticket, e *Error) {
 		switch {
 		case t.gen == p.gen:
 			p.accepted++
+			if p.answered.Before(p.start) {
+				p.answered = p.clock.Now()
+			}
 		case t.gen == p.taughtGen && p.taughtGen != 0:
 			// A late answer from the window that taught the budget:
 			// Notion accepted one more than was counted then.

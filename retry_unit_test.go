@@ -46,7 +46,7 @@ func (s *retryStub) count() int {
 	return s.sent
 }
 
-func answer(status int, body string, h ...string) func(*http.Request) (*http.Response, error) {
+func stubAnswer(status int, body string, h ...string) func(*http.Request) (*http.Response, error) {
 	return func(r *http.Request) (*http.Response, error) {
 		resp, _ := reply(r, status, body)
 		for i := 0; i+1 < len(h); i += 2 {
@@ -61,8 +61,8 @@ func fail(err error) func(*http.Request) (*http.Response, error) {
 }
 
 var (
-	ok200       = answer(200, `{"object":"page","id":"`+pageID+`"}`)
-	unavailable = answer(503, `{"object":"error","status":503,"code":"service_unavailable","message":"Notion is unavailable."}`)
+	ok200       = stubAnswer(200, `{"object":"page","id":"`+pageID+`"}`)
+	unavailable = stubAnswer(503, `{"object":"error","status":503,"code":"service_unavailable","message":"Notion is unavailable."}`)
 	dialRefused = &net.OpError{Op: "dial", Net: "tcp", Err: &net.AddrError{Err: "connection refused", Addr: "127.0.0.1:1"}}
 )
 
@@ -138,8 +138,8 @@ func TestRetryWithoutRetryAfter(t *testing.T) {
 	t.Parallel()
 	for _, status := range []int{429, 529} {
 		stub := &retryStub{steps: []func(*http.Request) (*http.Response, error){
-			answer(status, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`),
-			answer(status, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`),
+			stubAnswer(status, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`),
+			stubAnswer(status, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`),
 			ok200,
 		}}
 		// A spent budget: any failure retry would be refused.
@@ -162,7 +162,7 @@ func TestRetryWithoutRetryAfter(t *testing.T) {
 func TestRetryPacingOff(t *testing.T) {
 	t.Parallel()
 	stub := &retryStub{steps: []func(*http.Request) (*http.Response, error){
-		answer(429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`, "Retry-After", "0.2"),
+		stubAnswer(429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`, "Retry-After", "0.2"),
 		ok200,
 	}}
 	tr := &Transport{Base: stub, Source: static(testToken), Pacing: Pacing{Off: true}}
@@ -177,7 +177,7 @@ func TestRetryPacingOff(t *testing.T) {
 
 	// Retry-After beyond MaxWait: returned at once, nothing held.
 	stub = &retryStub{steps: []func(*http.Request) (*http.Response, error){
-		answer(429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`, "Retry-After", "30"),
+		stubAnswer(429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down"}`, "Retry-After", "30"),
 		ok200,
 	}}
 	tr = &Transport{Base: stub, Source: static(testToken), Pacing: Pacing{Off: true},
