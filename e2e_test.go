@@ -146,6 +146,7 @@ func TestEndToEndKinds(t *testing.T) {
 			t.Parallel()
 			e := newEnv(t)
 			e.tr.Retry.MaxAttempts = 1 // see the classification, not the recovery
+			e.tr.Pacing.Off = true     // and let the next call go without waiting out a pause
 			tc.fault.Path = "/v1/pages/*"
 			e.srv.Inject(tc.fault)
 			_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
@@ -447,6 +448,7 @@ func TestEndToEndLatencyAndDeadline(t *testing.T) {
 func TestEndToEndNoLeaks(t *testing.T) {
 	e := newEnv(t)
 	e.tr.Retry.MaxAttempts = 1
+	e.tr.Pacing.Off = true
 	// Warm up: the keep-alive connection's goroutines are not a leak.
 	_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
 	require.NoError(t, err)

@@ -668,7 +668,7 @@ func TestNetworkFailure(t *testing.T) {
 	srv := httptest.NewServer(http.NotFoundHandler())
 	url := srv.URL
 	srv.Close() // nothing listens there now
-	tr := &Transport{Source: static(testToken)}
+	tr := &Transport{Source: static(testToken), Retry: RetryPolicy{MaxAttempts: 1}}
 	req, err := http.NewRequest(http.MethodGet, url+"/v1/users/me", nil)
 	require.NoError(t, err)
 	_, err = tr.RoundTrip(req)
