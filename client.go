@@ -249,6 +249,11 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			}
 		}
 		if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(req.URL.Path) {
+			if r, ok := t.Source.(Refresher); ok && b != nil {
+				if resp, err, done := t.refresh(req, st, r, b, e, n); done {
+					return resp, err
+				}
+			}
 			return t.confirm(req, st, b, e, n)
 		}
 		wait, retry := t.retryWait(req, e, n, pace != nil, st)
@@ -444,6 +449,48 @@ func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, fi
 	return nil, e
 }
 
+// refresh asks a Refresher for another token after a 401 and sends the
+// request once more with it. done is false when the Refresher cannot help
+// (no refresh token, or the same token back): the 401 is then confirmed by
+// a probe.
+func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, b *bearer, first *Error, n int) (resp *http.Response, err error, done bool) {
+	tok, rerr := r.Refresh(req.Context(), &oauth2.Token{AccessToken: b.token})
+	switch {
+	case errors.Is(rerr, ErrNoRefreshToken):
+		return nil, nil, false
+	case rerr != nil && KindOf(rerr) == AuthRevoked:
+		// The grant is gone (invalid_grant): remember the token, so that
+		// its next calls fail at once.
+		revoked := *first
+		revoked.Err = rerr
+		if st.latch.addNew(b.key, &revoked) && t.OnAuthRevoked != nil {
+			e := revoked
+			t.OnAuthRevoked(context.WithoutCancel(req.Context()), &e)
+		}
+		return nil, &revoked, true
+	case rerr != nil:
+		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, rerr
+		return nil, first, true
+	case tok == nil || tok.AccessToken == "" || tok.AccessToken == b.token:
+		return nil, nil, false
+	}
+	if !t.canResend(req, n+1) {
+		first.Kind, first.Reason = Unavailable, ReasonTokenValid
+		return nil, first, true
+	}
+	nb := st.bearerFor(tok.AccessToken)
+	resp, err = t.send(req, nb, n+1)
+	if err == nil && resp.StatusCode < 400 {
+		return resp, nil, true
+	}
+	e := failure(req, resp, err, n+1)
+	if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized {
+		resp, err = t.confirm(req, st, nb, e, n+1)
+		return resp, err, true
+	}
+	return nil, e, true
+}
+
 // probeResult is what a probe learnt about a token.
 type probeResult struct {
 	revoked *Error // confirmed: the token is gone
@@ -576,9 +623,25 @@ func (l *latch) get(key uint64) *Error {
 	return l.m[key]
 }
 
+// addNew adds key unless it is there already, and reports whether it
+// added it.
+func (l *latch) addNew(key uint64, e *Error) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.m[key]; ok {
+		return false
+	}
+	l.addLocked(key, e)
+	return true
+}
+
 func (l *latch) add(key uint64, e *Error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.addLocked(key, e)
+}
+
+func (l *latch) addLocked(key uint64, e *Error) {
 	if l.m == nil {
 		l.m = make(map[uint64]*Error)
 	}
