@@ -321,7 +321,9 @@ func (p *pacer) done(t ticket, e *Error) {
 		// began about RetryAfter-Window from now, and if that is before
 		// this pacer's window began, requests it did not see (an earlier
 		// process, another replica) spent part of the budget.
-		seen := !until.Add(-p.window).Before(p.start.Add(-p.margin()))
+		// Retry-After comes in whole seconds: allow for that too.
+		slack := p.margin() + min(time.Second, p.window/10)
+		seen := !until.Add(-p.window).Before(p.start.Add(-slack))
 		// Answers arrive in any order: successes of this window that come
 		// after the 429 still count (see the late answers above), so the
 		// window is remembered even when none has come yet.

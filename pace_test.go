@@ -257,6 +257,30 @@ func TestPacerUnseenWindowTeachesNothing(t *testing.T) {
 	}
 }
 
+func TestPacerLearnsFromTheFirstWholeWindow(t *testing.T) {
+	t.Parallel()
+	// Notion's minute began 20 s before the pacer's first request: that
+	// window teaches nothing; the next one, which the pacer sees from its
+	// start, does, although the whole-second Retry-After ends it up to a
+	// second late.
+	clk := newFakeClock()
+	p := newPacer(clk, Pacing{})
+	for range 3 {
+		p.done(mustAcquire(t, p), nil)
+	}
+	clk.advance(10 * time.Second)
+	p.done(mustAcquire(t, p), throttled(30*time.Second))
+	assert.Zero(t, p.budget(), "the first window was not seen whole")
+
+	clk.advance(30 * time.Second)
+	for range 7 {
+		p.done(mustAcquire(t, p), nil)
+	}
+	clk.advance(30 * time.Second)
+	p.done(mustAcquire(t, p), throttled(31*time.Second))
+	assert.Equal(t, 7, p.budget())
+}
+
 func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
 	t.Parallel()
 	for _, e := range []*Error{
