@@ -250,7 +250,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(req.URL.Path) {
 			if r, ok := t.Source.(Refresher); ok && b != nil {
-				if resp, err, done := t.refresh(req, st, r, b, e, n); done {
+				if resp, err, done := t.refresh(req, st, r, b, e, n, true); done {
 					return resp, err
 				}
 			}
@@ -452,8 +452,11 @@ func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, fi
 // refresh asks a Refresher for another token after a 401 and sends the
 // request once more with it. done is false when the Refresher cannot help
 // (no refresh token, or the same token back): the 401 is then confirmed by
-// a probe.
-func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, b *bearer, first *Error, n int) (resp *http.Response, err error, done bool) {
+// a probe. When again is set and the new token meets a 401 too (it may be
+// one that another process stored and Notion has lost since), the
+// Refresher is asked once more, for a token other than that one, before
+// the 401 is confirmed.
+func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, b *bearer, first *Error, n int, again bool) (resp *http.Response, err error, done bool) {
 	tok, rerr := r.Refresh(req.Context(), &oauth2.Token{AccessToken: b.token})
 	switch {
 	case errors.Is(rerr, ErrNoRefreshToken):
@@ -485,6 +488,14 @@ func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, 
 	}
 	e := failure(req, resp, err, n+1)
 	if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized {
+		// The Refresher's token was refused too: it may be one another
+		// process stored and Notion has lost since, while the grant's
+		// refresh token still works. Ask once more before confirming.
+		if again {
+			if resp, err, done := t.refresh(req, st, r, nb, e, n+1, false); done {
+				return resp, err, true
+			}
+		}
 		resp, err = t.confirm(req, st, nb, e, n+1)
 		return resp, err, true
 	}

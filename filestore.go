@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"os"
 	"path/filepath"
@@ -383,6 +384,12 @@ func (s *FileStore) GoString() string { return s.String() }
 // Format prints s as String does for every verb, so that no verb prints
 // the key.
 func (s *FileStore) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+
+// MarshalJSON writes what String shows: the key never leaves in JSON.
+func (s *FileStore) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// LogValue makes log/slog print what String shows.
+func (s *FileStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // The file's format.
 //

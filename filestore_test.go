@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -645,4 +646,20 @@ func TestStoreErrorMessage(t *testing.T) {
 	assert.ErrorIs(t, err, ErrCorrupt)
 	assert.False(t, errors.Is(err, ErrWrongKey))
 	assert.Equal(t, `notionauth: store : get "": <nil>`, (&StoreError{Op: "get"}).Error())
+}
+
+func TestFileStoreJSONAndSlogRedactKey(t *testing.T) {
+	t.Parallel()
+	key := bytes.Repeat([]byte{0xAB}, 32)
+	fs, err := NewFileStore(filepath.Join(t.TempDir(), "grants"), key)
+	require.NoError(t, err)
+	js, err := json.Marshal(fs)
+	require.NoError(t, err)
+	var buf bytes.Buffer
+	slog.New(slog.NewJSONHandler(&buf, nil)).Info("store", "fs", fs)
+	for _, out := range []string{string(js), buf.String()} {
+		assert.NotContains(t, out, base64.StdEncoding.EncodeToString(key))
+		assert.NotContains(t, out, hex.EncodeToString(key))
+		assert.NotContains(t, out, string(key))
+	}
 }

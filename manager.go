@@ -3,7 +3,10 @@ package notionauth
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -15,7 +18,7 @@ import (
 // Refresher is a TokenSource that can replace a token Notion rejected. A
 // [Transport] whose Source is a Refresher calls Refresh on a 401 before it
 // considers the token lost, and sends the request once more with the new
-// token.
+// token (asking once more if that token meets a 401 too).
 type Refresher interface {
 	oauth2.TokenSource
 	// Refresh returns a token other than rejected: a refreshed one, or one
@@ -81,7 +84,7 @@ type Manager struct {
 
 	once    sync.Once
 	store   Store
-	flights singleflight.Group // keyed by grant key: one refresh at a time
+	flights singleflight.Group // keyed by grant key and rejected token; the Store's lock serialises them
 	mu      sync.Mutex         // guards sources
 	sources map[string]*grantSource
 }
@@ -110,6 +113,34 @@ func (m *Manager) source(key string) *grantSource {
 	}
 	return s
 }
+
+// String describes m on one line: its Config (secrets redacted), the kind
+// of its Store and its CacheTTL. It never reads m's internals, which other
+// goroutines may be changing, nor any grant.
+func (m *Manager) String() string {
+	if m == nil {
+		return "<nil>"
+	}
+	cfg := "<nil>"
+	if m.Config != nil {
+		cfg = m.Config.String()
+	}
+	store := "<nil> (MemoryStore)"
+	switch s := m.Store.(type) {
+	case nil:
+	case *FileStore:
+		store = s.String()
+	default:
+		store = fmt.Sprintf("%T", s)
+	}
+	return "notionauth.Manager{Config: " + cfg + ", Store: " + store + ", CacheTTL: " + m.CacheTTL.String() + "}"
+}
+
+// GoString is String, so that %#v is as safe.
+func (m *Manager) GoString() string { return m.String() }
+
+// Format prints m as String does for every verb.
+func (m *Manager) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, m.String()) }
 
 // TokenSource returns the key's token source. It is also a [Refresher].
 func (m *Manager) TokenSource(key string) oauth2.TokenSource { return m.source(key) }
@@ -213,6 +244,15 @@ type grantSource struct {
 	read time.Time
 }
 
+// String names the source by its key only: printing it never reads the
+// grant or the Manager's state, which other goroutines may be changing.
+func (s *grantSource) String() string {
+	return "notionauth.Manager.TokenSource(" + strconv.Quote(s.key) + ")"
+}
+
+// Format prints s as String does for every verb.
+func (s *grantSource) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+
 func (s *grantSource) remember(g *Grant) {
 	s.mu.Lock()
 	s.g, s.read = g, time.Now()
@@ -269,9 +309,20 @@ func revokedGrant(g *Grant) *Error {
 // Refresh implements [Refresher]; see [Manager].
 func (s *grantSource) Refresh(ctx context.Context, rejected *oauth2.Token) (*oauth2.Token, error) {
 	m := s.m
-	ch := m.flights.DoChan(s.key, func() (any, error) {
+	if rejected == nil {
+		rejected = &oauth2.Token{}
+	}
+	// One flight per rejected token: a call that rejected the current token
+	// must not join a flight for an older one, which would adopt, and hand
+	// it back, the very token it rejected. The flights of one key still
+	// run one at a time, under the Store's lock.
+	ch := m.flights.DoChan(s.key+"\x00"+rejected.AccessToken, func() (any, error) {
 		// Detached: other calls wait on this refresh too.
-		return s.refresh(context.WithoutCancel(ctx), rejected.AccessToken)
+		// Bounded like the Transport's probe: a hung token endpoint must
+		// not hold the key's lock (across processes, for a FileStore).
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+		defer cancel()
+		return s.refresh(fctx, rejected.AccessToken)
 	})
 	select {
 	case r := <-ch:
@@ -295,6 +346,8 @@ func (s *grantSource) refresh(ctx context.Context, rejected string) (*Token, err
 			return nil, ErrGrantNotFound
 		case !g.Revoked.IsZero():
 			return nil, revokedGrant(g)
+		case g.Token == nil:
+			return nil, ErrGrantNotFound // a grant record that keeps no token
 		case g.Token.AccessToken != rejected:
 			out = g.Token // someone else rotated: adopt theirs
 			return nil, errUnchanged
