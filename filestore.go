@@ -420,68 +420,11 @@ type storeFileV1 struct {
 }
 
 type grantV1 struct {
-	Token         *tokenV1  `json:"token,omitempty"`
-	Revoked       time.Time `json:"revoked,omitzero"`
-	RevokedReason string    `json:"revoked_reason,omitempty"`
-	Updated       time.Time `json:"updated"`
-	Version       int64     `json:"version"`
-}
-
-type tokenV1 struct {
-	AccessToken          string    `json:"access_token"`
-	RefreshToken         string    `json:"refresh_token,omitempty"`
-	TokenType            string    `json:"token_type,omitempty"`
-	BotID                string    `json:"bot_id,omitempty"`
-	WorkspaceID          string    `json:"workspace_id,omitempty"`
-	WorkspaceName        string    `json:"workspace_name,omitempty"`
-	WorkspaceIcon        string    `json:"workspace_icon,omitempty"`
-	Owner                ownerV1   `json:"owner,omitzero"`
-	DuplicatedTemplateID string    `json:"duplicated_template_id,omitempty"`
-	Obtained             time.Time `json:"obtained,omitzero"`
-}
-
-type ownerV1 struct {
-	Type      string `json:"type,omitempty"`
-	UserID    string `json:"user_id,omitempty"`
-	UserName  string `json:"user_name,omitempty"`
-	UserEmail string `json:"user_email,omitempty"`
-	AvatarURL string `json:"avatar_url,omitempty"`
-}
-
-func toTokenV1(t *Token) *tokenV1 {
-	if t == nil {
-		return nil
-	}
-	return &tokenV1{
-		AccessToken:          t.AccessToken,
-		RefreshToken:         t.RefreshToken,
-		TokenType:            t.TokenType,
-		BotID:                t.BotID,
-		WorkspaceID:          t.WorkspaceID,
-		WorkspaceName:        t.WorkspaceName,
-		WorkspaceIcon:        t.WorkspaceIcon,
-		Owner:                ownerV1(t.Owner),
-		DuplicatedTemplateID: t.DuplicatedTemplateID,
-		Obtained:             t.Obtained,
-	}
-}
-
-func (t *tokenV1) token() *Token {
-	if t == nil {
-		return nil
-	}
-	return &Token{
-		AccessToken:          t.AccessToken,
-		RefreshToken:         t.RefreshToken,
-		TokenType:            t.TokenType,
-		BotID:                t.BotID,
-		WorkspaceID:          t.WorkspaceID,
-		WorkspaceName:        t.WorkspaceName,
-		WorkspaceIcon:        t.WorkspaceIcon,
-		Owner:                Owner(t.Owner),
-		DuplicatedTemplateID: t.DuplicatedTemplateID,
-		Obtained:             t.Obtained,
-	}
+	Token         *tokenJSON `json:"token,omitempty"` // EncodeToken's form
+	Revoked       time.Time  `json:"revoked,omitzero"`
+	RevokedReason string     `json:"revoked_reason,omitempty"`
+	Updated       time.Time  `json:"updated"`
+	Version       int64      `json:"version"`
 }
 
 // encodeStore returns the file content for grants: encrypted with key, or
@@ -490,7 +433,7 @@ func encodeStore(grants map[string]*Grant, key []byte) ([]byte, error) {
 	f := storeFileV1{Version: jsonVersion, Grants: make(map[string]*grantV1, len(grants))}
 	for k, g := range grants {
 		f.Grants[k] = &grantV1{
-			Token:         toTokenV1(g.Token),
+			Token:         storedToken(g.Token),
 			Revoked:       g.Revoked,
 			RevokedReason: g.RevokedReason,
 			Updated:       g.Updated,
@@ -554,7 +497,7 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 		}
 		grants[k] = &Grant{
 			Key:           k,
-			Token:         g.Token.token(),
+			Token:         loadedToken(g.Token),
 			Revoked:       g.Revoked,
 			RevokedReason: g.RevokedReason,
 			Updated:       g.Updated,

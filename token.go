@@ -276,6 +276,28 @@ func decodeToken(b []byte, strict bool) (*Token, error) {
 	if strict && j.AccessToken == "" {
 		return nil, &TokenDecodeError{Reason: "no access token"}
 	}
+	return j.token(), nil
+}
+
+// storedToken is t's storage form (EncodeToken's, versioned, secrets
+// kept), nil for a nil Token. Stores in this package embed it.
+func storedToken(t *Token) *tokenJSON {
+	if t == nil {
+		return nil
+	}
+	j := toJSON(t)
+	return &j
+}
+
+// loadedToken reads what storedToken made.
+func loadedToken(j *tokenJSON) *Token {
+	if j == nil {
+		return nil
+	}
+	return j.token()
+}
+
+func (j *tokenJSON) token() *Token {
 	return &Token{
 		AccessToken:          j.AccessToken,
 		RefreshToken:         j.RefreshToken,
@@ -287,7 +309,7 @@ func decodeToken(b []byte, strict bool) (*Token, error) {
 		Owner:                Owner(j.Owner),
 		DuplicatedTemplateID: j.DuplicatedTemplateID,
 		Obtained:             j.Obtained,
-	}, nil
+	}
 }
 
 // safeJSONError keeps a JSON decoding error's description but drops what
