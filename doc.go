@@ -91,6 +91,16 @@
 // set. A [Token] or Config never prints its secrets, in any fmt verb, in
 // log/slog or in JSON; no error quotes them.
 //
+// # Many grants
+//
+// [Manager] keeps one grant per app key (a workspace, a user) in a [Store]
+// ([MemoryStore], or [FileStore]: one file, encrypted with AES-256-GCM when
+// given a key, locked across processes) and hands out a client per key.
+// On a 401 it refreshes the grant once, however many goroutines or
+// processes met it, storing the rotated pair before use; a grant that is
+// really gone is marked revoked in the Store, so every process fails fast,
+// and Manager.OnRevoked runs once.
+//
 // # Testing
 //
 // Package [github.com/notionauth/notionauth/notiontest] is a fake Notion
