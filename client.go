@@ -466,11 +466,7 @@ func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, 
 		// its next calls fail at once.
 		revoked := *first
 		revoked.Err = rerr
-		if st.latch.addNew(b.key, &revoked) && t.OnAuthRevoked != nil {
-			e := revoked
-			t.OnAuthRevoked(context.WithoutCancel(req.Context()), &e)
-		}
-		return nil, &revoked, true
+		return nil, t.revoke(req.Context(), st, b.key, &revoked), true
 	case rerr != nil:
 		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, rerr
 		return nil, first, true
@@ -543,13 +539,18 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	}
 	revoked := *first
 	revoked.Kind = AuthRevoked
-	revoked.Attempts = 0
-	st.latch.add(b.key, &revoked)
-	if t.OnAuthRevoked != nil {
-		e := revoked
-		t.OnAuthRevoked(ctx, &e)
+	return probeResult{revoked: t.revoke(ctx, st, b.key, &revoked)}
+}
+
+// revoke remembers the token with hash key as revoked, with e as the
+// error of its later calls, and calls OnAuthRevoked if this is the first
+// time it is remembered. It returns e.
+func (t *Transport) revoke(ctx context.Context, st *transportState, key uint64, e *Error) *Error {
+	if st.latch.addNew(key, e) && t.OnAuthRevoked != nil {
+		seen := *e
+		t.OnAuthRevoked(context.WithoutCancel(ctx), &seen)
 	}
-	return probeResult{revoked: &revoked}
+	return e
 }
 
 // probeRequest builds GET /v1/users/me on req's host (and path prefix, for
@@ -635,36 +636,24 @@ func (l *latch) get(key uint64) *Error {
 }
 
 // addNew adds key unless it is there already, and reports whether it
-// added it.
+// added it. The oldest key is forgotten when the latch is full.
 func (l *latch) addNew(key uint64, e *Error) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if _, ok := l.m[key]; ok {
 		return false
 	}
-	l.addLocked(key, e)
-	return true
-}
-
-func (l *latch) add(key uint64, e *Error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.addLocked(key, e)
-}
-
-func (l *latch) addLocked(key uint64, e *Error) {
 	if l.m == nil {
 		l.m = make(map[uint64]*Error)
 	}
-	if _, ok := l.m[key]; !ok {
-		if len(l.order) >= latchSize {
-			delete(l.m, l.order[0])
-			l.order = append(l.order[:0], l.order[1:]...)
-		}
-		l.order = append(l.order, key)
+	if len(l.order) >= latchSize {
+		delete(l.m, l.order[0])
+		l.order = append(l.order[:0], l.order[1:]...)
 	}
+	l.order = append(l.order, key)
 	l.m[key] = e
 	l.n.Store(int32(len(l.m)))
+	return true
 }
 
 // NewClient returns a notionapi client whose every call goes through t,

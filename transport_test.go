@@ -697,16 +697,17 @@ func TestLatchIsBounded(t *testing.T) {
 	t.Parallel()
 	var l latch
 	first := &Error{Kind: AuthRevoked}
-	l.add(0, first)
+	assert.True(t, l.addNew(0, first))
 	for k := uint64(1); k <= latchSize+10; k++ {
-		l.add(k, &Error{Kind: AuthRevoked})
+		l.addNew(k, &Error{Kind: AuthRevoked})
 	}
 	assert.Len(t, l.m, latchSize)
 	assert.Len(t, l.order, latchSize)
 	assert.Nil(t, l.get(0), "the oldest entry is forgotten first")
 	assert.NotNil(t, l.get(latchSize+10))
-	l.add(latchSize+10, first) // re-adding does not grow it
+	assert.False(t, l.addNew(latchSize+10, first), "already there")
 	assert.Len(t, l.order, latchSize)
+	assert.NotSame(t, first, l.get(latchSize+10), "the first error stays")
 }
 
 func TestLatchHoldsNoToken(t *testing.T) {
