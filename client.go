@@ -110,6 +110,10 @@ type Transport struct {
 	// silent.
 	Logger *slog.Logger
 
+	// lost, if set, learns which token was found revoked (the Manager
+	// uses it to mark exactly the grant that held it). Never printed.
+	lost func(ctx context.Context, token string)
+
 	once sync.Once
 	st   *transportState
 }
@@ -466,7 +470,7 @@ func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, 
 		// its next calls fail at once.
 		revoked := *first
 		revoked.Err = rerr
-		return nil, t.revoke(req.Context(), st, b.key, &revoked), true
+		return nil, t.revoke(req.Context(), st, b, &revoked), true
 	case rerr != nil:
 		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, rerr
 		return nil, first, true
@@ -539,16 +543,23 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	}
 	revoked := *first
 	revoked.Kind = AuthRevoked
-	return probeResult{revoked: t.revoke(ctx, st, b.key, &revoked)}
+	return probeResult{revoked: t.revoke(ctx, st, b, &revoked)}
 }
 
-// revoke remembers the token with hash key as revoked, with e as the
-// error of its later calls, and calls OnAuthRevoked if this is the first
-// time it is remembered. It returns e.
-func (t *Transport) revoke(ctx context.Context, st *transportState, key uint64, e *Error) *Error {
-	if st.latch.addNew(key, e) && t.OnAuthRevoked != nil {
+// revoke remembers b's token as revoked, with e as the error of its later
+// calls, and calls OnAuthRevoked if this is the first time it is
+// remembered. It returns e.
+func (t *Transport) revoke(ctx context.Context, st *transportState, b *bearer, e *Error) *Error {
+	if !st.latch.addNew(b.key, e) {
+		return e
+	}
+	ctx = context.WithoutCancel(ctx)
+	if t.lost != nil {
+		t.lost(ctx, b.token)
+	}
+	if t.OnAuthRevoked != nil {
 		seen := *e
-		t.OnAuthRevoked(context.WithoutCancel(ctx), &seen)
+		t.OnAuthRevoked(ctx, &seen)
 	}
 	return e
 }

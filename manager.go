@@ -108,7 +108,7 @@ func (m *Manager) source(key string) *grantSource {
 	if s == nil {
 		s = &grantSource{m: m, key: key}
 		s.tr = &Transport{Base: m.Base, Source: s, Retry: m.Retry, Pacing: m.Pacing,
-			OnAuthRevoked: func(ctx context.Context, _ *Error) { m.markRevoked(ctx, key, CodeUnauthorized) }}
+			lost: func(ctx context.Context, token string) { m.markRevoked(ctx, key, token, CodeUnauthorized) }}
 		m.sources[key] = s
 	}
 	return s
@@ -211,12 +211,13 @@ func (m *Manager) Disconnect(ctx context.Context, key string) error {
 	return nil
 }
 
-// markRevoked marks key's grant revoked and calls OnRevoked if this call
-// is the one that marked it.
-func (m *Manager) markRevoked(ctx context.Context, key, reason string) {
+// markRevoked marks key's grant revoked, if it still holds the access
+// token found lost (a reconnect may have replaced it meanwhile), and calls
+// OnRevoked if this call is the one that marked it.
+func (m *Manager) markRevoked(ctx context.Context, key, token, reason string) {
 	marked := false
 	g, err := m.store.Update(ctx, key, func(g *Grant) (*Grant, error) {
-		if g == nil || !g.Revoked.IsZero() {
+		if g == nil || !g.Revoked.IsZero() || g.Token == nil || g.Token.AccessToken != token {
 			return nil, errUnchanged
 		}
 		g.Revoked, g.RevokedReason, marked = time.Now(), reason, true
