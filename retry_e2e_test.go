@@ -391,22 +391,18 @@ func TestRetrySharedPause(t *testing.T) {
 		name   string
 		reason string // rate_limit_reason of the 429
 		pacing notionauth.Pacing
-		skip   string
 	}{
 		// The workspace's limit pauses the token and teaches no budget.
-		{"workspace limit", notiontest.ReasonSpaceRateLimit, notionauth.Pacing{}, ""},
+		{"workspace limit", notiontest.ReasonSpaceRateLimit, notionauth.Pacing{}},
 		// The connection's limit also teaches a budget: with a 1 s window,
 		// waiting for the next window stays within MaxWait.
-		{"connection limit, 1 s window", notiontest.ReasonRequestRateLimit, notionauth.Pacing{Window: time.Second}, ""},
+		{"connection limit, 1 s window", notiontest.ReasonRequestRateLimit, notionauth.Pacing{Window: time.Second}},
 		// A lone 429 in a window the pacer did not see from its start
 		// teaches nothing: the calls go on after the pause.
-		{"connection limit, default window", notiontest.ReasonRequestRateLimit, notionauth.Pacing{}, ""},
+		{"connection limit, default window", notiontest.ReasonRequestRateLimit, notionauth.Pacing{}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.skip != "" {
-				t.Skip(tc.skip)
-			}
 			t.Parallel()
 			e := newEnv(t)
 			e.tr.Pacing = tc.pacing
