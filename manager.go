@@ -2,6 +2,7 @@ package notionauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -317,7 +318,8 @@ func (s *grantSource) Refresh(ctx context.Context, rejected *oauth2.Token) (*oau
 	// must not join a flight for an older one, which would adopt, and hand
 	// it back, the very token it rejected. The flights of one key still
 	// run one at a time, under the Store's lock.
-	ch := m.flights.DoChan(s.key+"\x00"+rejected.AccessToken, func() (any, error) {
+	sum := sha256.Sum256([]byte(rejected.AccessToken)) // keys hold no token
+	ch := m.flights.DoChan(s.key+"\x00"+string(sum[:]), func() (any, error) {
 		// Detached: other calls wait on this refresh too.
 		// Bounded like the Transport's probe: a hung token endpoint must
 		// not hold the key's lock (across processes, for a FileStore).
