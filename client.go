@@ -274,7 +274,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 				ci.CloseIdleConnections()
 			}
 		}
-		if !sleep(ctx, wait) {
+		if !sleep(ctx, systemClock{}, wait) {
 			e.Err = errors.Join(e.Err, ctx.Err())
 			return nil, e
 		}
@@ -287,21 +287,6 @@ func (t *Transport) validate() error {
 		return err
 	}
 	return t.Pacing.validate()
-}
-
-// sleep waits d, or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	timer := time.NewTimer(d)
-	defer timer.Stop()
-	select {
-	case <-timer.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // waitError is the error of a call that could not wait its turn.
