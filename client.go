@@ -9,7 +9,6 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,19 +24,9 @@ import (
 // github.com/jomei/notionapi v1.13.3 speaks.
 const DefaultNotionVersion = "2022-06-28"
 
-const (
-	// probePath is where a 401 is confirmed: the cheapest call every token
-	// may make.
-	probePath = "/v1/users/me"
-	// probeTimeout bounds a probe, which runs detached from the context of
-	// the call that started it (other calls wait on it too).
-	probeTimeout = 30 * time.Second
-	// latchSize bounds how many revoked tokens a Transport remembers.
-	latchSize = 4096
-	// drainLimit is how much of a discarded success body is read so that
-	// its connection can be reused.
-	drainLimit = 4 << 10
-)
+// drainLimit is how much of a discarded body is read so that its
+// connection can be reused.
+const drainLimit = 4 << 10
 
 // Transport is an http.RoundTripper for Notion's API. It authenticates each
 // request with a token from Source, classifies every answer with a status of
@@ -47,20 +36,42 @@ const (
 // For a response below 400 RoundTrip returns it untouched. Otherwise it
 // reads the error body (at most 1 MiB), closes it and returns a nil response
 // with an *Error; an http.Client hands that back wrapped in a *url.Error, so
-// match it with errors.Is(err, ErrThrottled) or errors.As(err, &e).
+// match it with errors.Is(err, ErrThrottled) or errors.As(err, &e). Every
+// error RoundTrip returns is an *Error, and its Kind is never Unclassified.
+//
+// # One call, many attempts
+//
+// A call runs as a loop of attempts, and each attempt ends in one verdict:
+//
+//	1. latch    the token is known to be revoked: ErrAuthRevoked at once, nothing sent
+//	2. pace     wait for the token's turn (its shared pause, its budget per window)
+//	3. send     through Base, with "Authorization: Bearer <token>"
+//	4. verdict  2xx: return the response
+//	            429/529, 5xx, 409: wait and send again, if RetryPolicy allows it
+//	            401: refresh (a Refresher Source), then send again with the new token;
+//	                 else confirm with a probe, then send again or stop
+//	            anything else: stop with the *Error
+//
+// Every request a call sends, the one after a refresh or after a 401 the
+// probe found spurious included, takes its turn from the pace, counts in
+// Error.Attempts and [RetryPolicy].MaxAttempts, draws on the retry budget
+// and is reported to OnEvent.
 //
 // # Confirm before revoke
 //
 // A 401 is not believed at once: Notion's edge, a proxy or a bad moment can
-// all produce one. The Transport probes the token once with GET
-// /v1/users/me (one probe per token, however many goroutines met the 401):
+// all produce one. If Source is a [Refresher] (a [Manager]'s is), it is
+// asked for another token first, and the request is sent again with it.
+// Otherwise, or if it cannot help, the Transport probes the token once with
+// GET /v1/users/me (one probe per token, however many goroutines met the
+// 401):
 //
 //   - the probe answers Notion's 401 "unauthorized": the token is gone. The
-//     Transport remembers it (by a keyed hash, never the token itself, for up
-//     to 4096 tokens), calls OnAuthRevoked once, and from then on fails every
-//     request with that token at once with ErrAuthRevoked, sending nothing;
+//     Transport remembers it (by a keyed hash, never the token itself), calls
+//     OnAuthRevoked once, and from then on fails every request with that
+//     token at once with ErrAuthRevoked, sending nothing;
 //   - the probe succeeds: the 401 was spurious. The request is sent once more
-//     (if RetryPolicy allows a second attempt and its body can be rewound);
+//     (if RetryPolicy allows another attempt and its body can be rewound);
 //     if it fails again, the error is not AuthRevoked (Reason
 //     [ReasonTokenValid]);
 //   - the probe fails otherwise (network, 5xx, 429, an edge page): nothing is
@@ -79,25 +90,36 @@ const (
 // client's credentials, not a token: their answers are classified but never
 // probed or remembered.
 //
-// The zero value is ready to use: it sends requests through
-// http.DefaultTransport with their own Authorization header. A Transport is
-// safe for concurrent use and should be shared by every client of the same
-// tokens, so that they share what it learns. Its fields must not be changed,
-// nor the Transport copied, after first use. Use it for Notion's API only: it adds the token to every
-// request it sends, so fetch file URLs with another client.
+// The zero value is ready to use: it sends requests through a connection
+// pool of its own, set up like http.DefaultTransport, with their own
+// Authorization header. A Transport is safe for concurrent use and should
+// be shared by every client of the same tokens, so that they share what it
+// learns; it serves any number of tokens. Its fields must not be changed,
+// nor the Transport copied, after first use. Use it for Notion's API only:
+// it adds the token to every request it sends, so fetch file URLs with
+// another client.
 type Transport struct {
-	// Base sends the requests. nil means http.DefaultTransport.
+	// Base sends the requests. nil means a connection pool of the
+	// Transport's own, configured like http.DefaultTransport. The
+	// Transport closes idle connections of its own pool after a gateway
+	// error, so that the next attempt dials afresh; it never does that to
+	// a Base it was given.
 	Base http.RoundTripper
 	// Source gives the token for each request, sent as "Authorization:
 	// Bearer <token>". nil means the request's own Authorization header is
 	// used. A request that carries another scheme (Basic, for the token
-	// endpoints) keeps it.
+	// endpoints) keeps it. A Source that is also a [Refresher] is asked for
+	// another token when Notion answers 401.
 	Source oauth2.TokenSource
 	// Retry says how hard to try. The zero value means the defaults.
 	Retry RetryPolicy
 	// Pacing says how each token's rate budget is spent. The zero value
 	// shares a pause per token and learns the budget; see [Pacing].
 	Pacing Pacing
+	// Clock is where every time the Transport reads or waits comes from.
+	// nil means the system clock; tests can pass a manual one
+	// (notiontest.Clock).
+	Clock Clock
 	// OnAuthRevoked, if set, is called once per confirmed revoked token,
 	// never concurrently for one token, with the error of the call that saw
 	// it first. Calls waiting on the same token return only once it has
@@ -120,19 +142,21 @@ type Transport struct {
 
 var _ http.RoundTripper = (*Transport)(nil)
 
-// transportState is what a Transport learns while it runs.
+// transportState is what a Transport sets up on first use and learns
+// while it runs.
 type transportState struct {
-	seed   maphash.Seed
-	pacing Pacing
-	clock  clock
-	bearer atomic.Pointer[bearer] // the last token seen, ready to send
-	latch  latch
-	probes singleflight.Group // keyed by token hash: one probe per token at a time
-	budget retryBudget
+	clock   Clock
+	seed    maphash.Seed
+	base    http.RoundTripper
+	own     *http.Transport // the pool made for a nil Base: the only one whose idle connections may be closed
+	invalid error           // the configuration cannot be honoured
+	pace    *paceConfig     // nil when pacing is off
+	pacers  pacerTable
+	bearer  atomic.Pointer[bearer] // the last token seen, ready to send
+	latch   latch
+	probes  singleflight.Group // keyed by token hash: one probe per token at a time
+	budget  retryBudget
 	counters
-
-	pacersMu sync.Mutex // guards pacers
-	pacers   map[uint64]*pacer
 }
 
 // bearer caches a token's header value, hash and pacer, so that the common
@@ -144,183 +168,391 @@ type bearer struct {
 	pace  *pacer   // nil when pacing is off
 }
 
-// maxPacers bounds how many tokens' paces a Transport keeps; idle ones
-// are forgotten first.
-const maxPacers = 4096
-
 func (t *Transport) state() *transportState {
 	t.once.Do(func() {
-		t.st = &transportState{seed: maphash.MakeSeed(), pacing: t.Pacing, clock: realClock{}}
+		st := &transportState{seed: maphash.MakeSeed(), clock: t.Clock, base: t.Base}
+		if st.clock == nil {
+			st.clock = systemClock{}
+		}
+		if st.base == nil {
+			if dt, ok := http.DefaultTransport.(*http.Transport); ok {
+				st.own = dt.Clone()
+				st.base = st.own
+			} else {
+				st.base = http.DefaultTransport // replaced by the app: used as is
+			}
+		}
+		st.invalid = t.Retry.validate()
+		if st.invalid == nil {
+			st.invalid = t.Pacing.validate()
+		}
+		if !t.Pacing.Off && st.invalid == nil {
+			st.pace = newPaceConfig(st.clock, t.Pacing)
+			st.pacers.cfg = st.pace
+		}
+		t.st = st
 	})
 	return t.st
 }
 
-// pacerFor returns the pacer of the token with hash key.
-func (st *transportState) pacerFor(key uint64) *pacer {
-	if st.pacing.Off {
-		return nil
+// bearerFor returns the bearer of tok, or nil and a description when tok
+// cannot be sent in a header.
+func (st *transportState) bearerFor(tok string) (*bearer, string) {
+	if b := st.bearer.Load(); b != nil && b.token == tok && (b.pace == nil || !b.pace.dead.Load()) {
+		return b, ""
 	}
-	st.pacersMu.Lock()
-	defer st.pacersMu.Unlock()
-	if p := st.pacers[key]; p != nil {
-		return p
+	if msg := checkToken(tok); msg != "" {
+		return nil, msg
 	}
-	p := newPacer(st.clock, st.pacing)
-	if st.pacers == nil {
-		st.pacers = make(map[uint64]*pacer)
+	key := maphash.String(st.seed, tok)
+	b := &bearer{token: tok, key: key, auth: []string{"Bearer " + tok}}
+	if st.pace != nil {
+		b.pace = st.pacers.get(key)
 	}
-	if len(st.pacers) >= maxPacers {
-		now := st.clock.Now()
-		for k, q := range st.pacers {
-			if q.idle(now) {
-				delete(st.pacers, k)
-			}
-		}
-		if len(st.pacers) >= maxPacers {
-			return p // all busy: this token's pace is not shared
-		}
-	}
-	st.pacers[key] = p
-	return p
+	st.bearer.Store(b)
+	return b, ""
 }
 
-func (t *Transport) base() http.RoundTripper {
-	if t.Base != nil {
-		return t.Base
+// checkToken says what makes tok impossible to send, or "" when nothing
+// does. A token is printable ASCII without spaces; a newline at its end
+// (a token read from a file) is the usual culprit.
+func checkToken(tok string) string {
+	for i := 0; i < len(tok); i++ {
+		switch c := tok[i]; {
+		case c == '\n' || c == '\r':
+			return "the token contains a line break (read from a file with its newline?)"
+		case c < 0x20 || c == 0x7f:
+			return "the token contains a control character"
+		case c == ' ' || c == '\t':
+			return "the token contains a space"
+		case c >= 0x80:
+			return "the token contains a non-ASCII byte"
+		}
 	}
-	return http.DefaultTransport
+	return ""
+}
+
+// checkURL says what makes u impossible to send, or "" when nothing does.
+func checkURL(u *url.URL) string {
+	switch {
+	case u.Scheme != "http" && u.Scheme != "https" && !strings.EqualFold(u.Scheme, "http") && !strings.EqualFold(u.Scheme, "https"):
+		return "the request URL needs an http or https scheme"
+	case u.Host == "":
+		return "the request URL has no host"
+	}
+	return ""
 }
 
 // RoundTrip sends req and classifies the answer; see [Transport]. It never
 // modifies req, and it closes req.Body, also when it returns an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if req == nil || req.URL == nil {
+	c := call{t: t, req: req}
+	resp, e := c.run()
+	if !c.handed {
+		// The one place the body is closed: once it went to Base, Base
+		// closes it.
 		closeBody(req)
+	}
+	if e != nil {
+		return nil, e
+	}
+	return resp, nil
+}
+
+// call is one RoundTrip: its request, its token and its attempts.
+type call struct {
+	t      *Transport
+	st     *transportState
+	req    *http.Request
+	ctx    context.Context
+	tok    *bearer // the token sent; nil when the request carries none
+	tk     ticket  // the pace's ticket of the attempt in flight
+	last   *Error  // the last attempt's failure
+	n      int     // requests sent
+	asked  int     // times the Refresher was asked for another token
+	valid  bool    // a probe found tok valid during this call
+	handed bool    // req.Body went to Base, which closes it
+}
+
+// run is the attempt loop: every attempt takes its turn, is sent, and ends
+// in one verdict (return, wait and send again, or stop).
+func (c *call) run() (*http.Response, *Error) {
+	req := c.req
+	if req == nil || req.URL == nil {
 		return nil, &Error{Kind: InvalidRequest, Message: "request has no URL"}
 	}
-	if err := t.validate(); err != nil {
-		closeBody(req)
-		return nil, requestError(req, InvalidRequest, err.Error(), nil)
+	c.st = c.t.state()
+	c.ctx = req.Context()
+	if c.st.invalid != nil {
+		return nil, c.fail(InvalidRequest, c.st.invalid.Error(), nil)
 	}
-	st := t.state()
-	b, err := t.bearerFor(req, st)
-	if err != nil {
-		closeBody(req)
-		return nil, err
+	if msg := checkURL(req.URL); msg != "" {
+		return nil, c.fail(InvalidRequest, msg, nil)
 	}
-	var pace *pacer
-	if b != nil {
-		if e := st.latch.get(b.key); e != nil {
-			closeBody(req)
-			return nil, revokedError(e, req)
+	if e := c.token(); e != nil {
+		return nil, e
+	}
+	for {
+		if e := c.turn(); e != nil {
+			return nil, e
 		}
-		pace = b.pace
-	}
-	ctx := req.Context()
-	for n := 1; ; n++ {
-		var tk ticket
-		if pace != nil {
-			var waited time.Duration
-			tk, waited, err = pace.acquire(ctx, t.Retry.maxWait())
-			if err != nil {
-				if n == 1 {
-					closeBody(req) // never handed to Base
-				}
-				return nil, waitError(req, err, waited, n-1)
-			}
-			if waited > 0 {
-				st.waits.Add(1)
-				st.waited.Add(int64(waited))
-				t.emit(ctx, Event{Type: EventWait, Kind: Throttled, Attempt: n, Wait: waited,
-					Method: req.Method, Path: req.URL.Path})
-			}
-		}
-		resp, err := t.send(req, b, n)
-		if err == nil && resp.StatusCode < 400 {
-			if pace != nil {
-				pace.done(tk, nil)
-			}
+		resp, e := c.send()
+		if e == nil {
 			return resp, nil
 		}
-		e := failure(req, resp, err, n)
-		if pace != nil {
-			pace.done(tk, e)
+		wait, stop := c.verdict(e)
+		if stop != nil {
+			return nil, stop
 		}
-		if e.Kind == Throttled && e.StatusCode != 0 {
-			st.throttled.Add(1)
-			if pace != nil && e.RetryAfter > 0 {
-				t.emit(ctx, eventFor(EventPause, e, e.RetryAfter))
-			}
-		}
-		if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(req.URL.Path) {
-			if r, ok := t.Source.(Refresher); ok && b != nil {
-				if resp, err, done := t.refresh(req, st, r, b, e, n, true); done {
-					return resp, err
-				}
-			}
-			return t.confirm(req, st, b, e, n)
-		}
-		wait, retry := t.retryWait(req, e, n, pace != nil, st)
-		if !retry {
-			return nil, e
-		}
-		st.retries.Add(1)
-		t.emit(ctx, eventFor(EventRetry, e, wait))
-		if e.StatusCode == 0 || e.StatusCode >= 502 && e.StatusCode <= 504 {
-			// The connection that carried this failure may be stale (a run
-			// of 502s can follow one another on one keep-alive
-			// connection): make the next attempt dial afresh.
-			if ci, ok := t.base().(interface{ CloseIdleConnections() }); ok {
-				ci.CloseIdleConnections()
-			}
-		}
-		if !sleep(ctx, systemClock{}, wait) {
-			e.Err = errors.Join(e.Err, ctx.Err())
-			return nil, e
+		if !sleep(c.ctx, c.st.clock, wait) {
+			return nil, c.ended()
 		}
 	}
 }
 
-// validate reports configuration that cannot be honoured.
-func (t *Transport) validate() error {
-	if err := t.Retry.validate(); err != nil {
-		return err
+// token picks the token to send, or fails the call when there is none
+// that can be sent. A request without a bearer token gets none.
+func (c *call) token() *Error {
+	auth := headerValue(c.req.Header, "Authorization")
+	var tok string
+	if c.t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
+		if !hasBearerPrefix(auth) {
+			return nil
+		}
+		if tok = strings.TrimSpace(auth[len("Bearer"):]); tok == "" {
+			return nil
+		}
+	} else {
+		ot, err := c.t.Source.Token()
+		if err != nil {
+			return c.fromCause("cannot get a token from Source", err)
+		}
+		if ot == nil || ot.AccessToken == "" {
+			return c.fail(InvalidRequest, "Source returned an empty token", nil)
+		}
+		tok = ot.AccessToken
 	}
-	return t.Pacing.validate()
+	return c.use(tok)
+}
+
+// use makes tok the call's token, unless it cannot be sent or is known to
+// be revoked.
+func (c *call) use(tok string) *Error {
+	b, msg := c.st.bearerFor(tok)
+	if b == nil {
+		return c.fail(InvalidRequest, msg, nil)
+	}
+	c.tok = b
+	if code, ok := c.st.latch.get(b.key); ok {
+		return revokedError(code, c.req)
+	}
+	return nil
+}
+
+// turn waits for the token's turn to send.
+func (c *call) turn() *Error {
+	if c.ctx.Err() != nil {
+		return c.ended()
+	}
+	if c.tok == nil || c.tok.pace == nil {
+		return nil
+	}
+	tk, waited, err := c.tok.pace.acquire(c.ctx, c.t.Retry.maxWait())
+	if err != nil {
+		return c.waitError(err, waited)
+	}
+	c.tk = tk
+	if waited > 0 {
+		c.st.waits.Add(1)
+		c.st.waited.Add(int64(waited))
+		c.t.emit(c.ctx, Event{Type: EventWait, Kind: Throttled, Attempt: c.n + 1, Wait: waited,
+			Method: c.req.Method, Path: c.req.URL.Path})
+	}
+	return nil
+}
+
+// send sends the next attempt and classifies its answer. Per the
+// RoundTripper contract req is never modified: when something must change
+// (the header, a rewound body) a shallow copy is sent instead.
+func (c *call) send() (*http.Response, *Error) {
+	req, out := c.req, c.req
+	b := c.tok
+	setAuth := b != nil && c.t.Source != nil && headerValue(req.Header, "Authorization") != b.auth[0]
+	if setAuth || c.n > 0 {
+		r := *req
+		out = &r
+	}
+	if setAuth {
+		// The base must not modify the header either, so the value slices
+		// can be shared with the caller's; only the map is new.
+		h := maps.Clone(req.Header)
+		if h == nil {
+			h = make(http.Header, 1)
+		}
+		h["Authorization"] = b.auth
+		out.Header = h
+	}
+	if req.Body != nil && req.Body != http.NoBody {
+		if c.n > 0 {
+			body, err := req.GetBody()
+			if err != nil {
+				e := c.fail(InvalidRequest, "cannot rewind the request body to send it again", err)
+				if c.last != nil {
+					e.Kind = c.last.Kind
+				}
+				return nil, e
+			}
+			out.Body = body
+		} else {
+			c.handed = true
+		}
+	}
+	c.n++
+	c.st.requests.Add(1)
+	resp, err := c.st.base.RoundTrip(out)
+	if err == nil && resp.StatusCode < 400 {
+		if b != nil && b.pace != nil {
+			b.pace.done(c.tk, nil)
+		}
+		return resp, nil
+	}
+	e := c.failure(resp, err)
+	if b != nil && b.pace != nil {
+		b.pace.done(c.tk, e)
+	}
+	if e.Kind == Throttled && e.StatusCode != 0 {
+		c.st.throttled.Add(1)
+		if b != nil && b.pace != nil && e.RetryAfter > 0 {
+			c.t.emit(c.ctx, eventFor(EventPause, e, e.RetryAfter))
+		}
+	}
+	c.last = e
+	return nil, e
+}
+
+// failure turns a failed attempt (a response of 400 or more, or a
+// transport error) into an *Error, reading and closing the response body.
+func (c *call) failure(resp *http.Response, err error) *Error {
+	req := c.req
+	if err != nil {
+		var e *Error
+		if errors.As(err, &e) {
+			out := *e // a notionauth Transport below this one already decided
+			return &out
+		}
+		switch ctxErr := c.ctx.Err(); {
+		case errors.Is(ctxErr, context.Canceled):
+			return c.fail(Canceled, "the call was cancelled", ctxErr)
+		case ctxErr != nil:
+			err = ctxErr
+		case !validHeaders(req.Header):
+			return c.fail(InvalidRequest, "a request header has a name or value that cannot be sent", err)
+		}
+		return c.fail(Unavailable, "no response", err)
+	}
+	body, rerr := readBounded(resp.Body)
+	resp.Body.Close()
+	e := classify(resp.StatusCode, resp.Header, body, req.Method, req.URL.Path, req.URL.RawQuery, c.st.clock.Now())
+	e.Attempts = c.n
+	if rerr != nil {
+		e.Err = rerr
+	}
+	return e
+}
+
+// verdict decides what follows a failed attempt: a wait before the next
+// one, or the error that ends the call.
+func (c *call) verdict(e *Error) (time.Duration, *Error) {
+	if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized && !isOAuthPath(c.req.URL.Path) {
+		return c.unauthorized(e)
+	}
+	return c.retry(e)
+}
+
+// again reports that the call sends another attempt after wait, because
+// of e (with reason, if not e's own).
+func (c *call) again(e *Error, wait time.Duration, reason string) {
+	c.st.retries.Add(1)
+	ev := eventFor(EventRetry, e, wait)
+	if reason != "" {
+		ev.Reason = reason
+	}
+	c.t.emit(c.ctx, ev)
+}
+
+// mayResend reports whether another attempt may be sent at all: attempts
+// left, the body rewindable, the context alive.
+func (c *call) mayResend() bool {
+	return c.n < c.t.Retry.maxAttempts() && rewindable(c.req) && c.ctx.Err() == nil
+}
+
+// ended is the error of a call whose context ended between attempts.
+func (c *call) ended() *Error {
+	err := c.ctx.Err()
+	if err == nil {
+		err = context.DeadlineExceeded // on the Transport's clock
+	}
+	if errors.Is(err, context.Canceled) {
+		e := c.fail(Canceled, "the call was cancelled", err)
+		if c.last != nil {
+			e.Message = joinMessage("the call was cancelled after", c.last.summary())
+		}
+		return e
+	}
+	if c.last == nil {
+		return c.fail(Unavailable, "the deadline passed before a request could be sent", err)
+	}
+	e := *c.last
+	e.Err = errors.Join(e.Err, err)
+	return &e
 }
 
 // waitError is the error of a call that could not wait its turn.
-func waitError(req *http.Request, err error, wait time.Duration, attempts int) *Error {
-	e := requestError(req, Throttled, "the token is paused by Notion's rate limit", nil)
-	e.Reason, e.RetryAfter, e.Attempts = ReasonPaced, wait, attempts
+func (c *call) waitError(err error, wait time.Duration) *Error {
+	e := c.fail(Throttled, "the token is paused by Notion's rate limit", nil)
+	if errors.Is(err, context.Canceled) {
+		e = c.ended()
+		e.Message = joinMessage(e.Message, "while the token was paused by Notion's rate limit")
+	}
+	e.Reason, e.RetryAfter = ReasonPaced, wait
 	if err != errWaitTooLong {
 		e.Err = err
 	}
 	return e
 }
 
-// bearerFor returns the token to send, or nil when the request carries
-// none (or a non-bearer scheme, which it keeps).
-func (t *Transport) bearerFor(req *http.Request, st *transportState) (*bearer, error) {
-	auth := headerValue(req.Header, "Authorization")
-	if t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
-		tok := ""
-		if hasBearerPrefix(auth) {
-			tok = strings.TrimSpace(auth[len("Bearer"):])
-		}
-		if tok == "" {
-			return nil, nil
-		}
-		return st.bearerFor(tok), nil
+// fail is an *Error about the call.
+func (c *call) fail(kind Kind, msg string, err error) *Error {
+	e := &Error{Kind: kind, Message: msg, Attempts: c.n, Err: err}
+	if c.req != nil && c.req.URL != nil {
+		e.Method, e.Path = c.req.Method, c.req.URL.Path
 	}
-	tok, err := t.Source.Token()
-	if err != nil {
-		return nil, requestError(req, KindOf(err), "cannot get a token from Source", err)
+	return e
+}
+
+// fromCause is the error of a call that failed because cause did (a
+// Source, a Refresher, a store). It has cause's Kind; an *Error cause is
+// folded into it, so that the result matches exactly one sentinel and says
+// "notionauth:" once. A cause of no known kind is Unavailable.
+func (c *call) fromCause(msg string, cause error) *Error {
+	var pe *Error
+	if errors.As(cause, &pe) {
+		e := *pe
+		e.Method, e.Path, e.Attempts = c.req.Method, c.req.URL.Path, c.n
+		e.Message = joinMessage(msg, pe.summary())
+		return &e
 	}
-	if tok == nil || tok.AccessToken == "" {
-		return nil, requestError(req, InvalidRequest, "Source returned an empty token", nil)
+	kind := KindOf(cause)
+	if kind == Unclassified {
+		kind = Unavailable
 	}
-	return st.bearerFor(tok.AccessToken), nil
+	return c.fail(kind, msg, cause)
+}
+
+// summary is e's Error() without the package prefix, for quoting it in
+// another Error's message.
+func (e *Error) summary() string {
+	return strings.TrimPrefix(e.Error(), "notionauth: ")
 }
 
 // headerValue is h.Get(key) for a key already in canonical form: a direct
@@ -340,266 +572,27 @@ func hasBearerPrefix(auth string) bool {
 		(len(auth) == len(scheme) || auth[len(scheme)] == ' ')
 }
 
-func (st *transportState) bearerFor(tok string) *bearer {
-	if b := st.bearer.Load(); b != nil && b.token == tok {
-		return b
-	}
-	key := maphash.String(st.seed, tok)
-	b := &bearer{token: tok, key: key, auth: []string{"Bearer " + tok}, pace: st.pacerFor(key)}
-	st.bearer.Store(b)
-	return b
-}
-
-// send sends attempt n of req with b's token (if any). Per the
-// RoundTripper contract req is never modified: when something must change
-// (the header, a rewound body) a shallow copy is sent instead.
-func (t *Transport) send(req *http.Request, b *bearer, n int) (*http.Response, error) {
-	out := req
-	setAuth := b != nil && t.Source != nil && headerValue(req.Header, "Authorization") != b.auth[0]
-	if setAuth || n > 1 {
-		r := *req
-		out = &r
-	}
-	if setAuth {
-		// The base must not modify the header either, so the value slices
-		// can be shared with the caller's; only the map is new.
-		h := maps.Clone(req.Header)
-		if h == nil {
-			h = make(http.Header, 1)
+// validHeaders reports whether net/http can send every header of h: names
+// are tokens, values hold no control character but tab.
+func validHeaders(h http.Header) bool {
+	for k, vs := range h {
+		if k == "" {
+			return false
 		}
-		h["Authorization"] = b.auth
-		out.Header = h
-	}
-	if n > 1 && req.Body != nil && req.Body != http.NoBody {
-		body, err := req.GetBody()
-		if err != nil {
-			return nil, err
-		}
-		out.Body = body
-	}
-	t.st.requests.Add(1)
-	return t.base().RoundTrip(out)
-}
-
-// canResend reports whether req may be sent again as attempt n.
-func (t *Transport) canResend(req *http.Request, n int) bool {
-	return n <= t.Retry.maxAttempts() && req.Context().Err() == nil && rewindable(req)
-}
-
-// confirm decides what a 401 for a bearer token means; see [Transport].
-// It returns a response only when a resend after a spurious 401 succeeds.
-func (t *Transport) confirm(req *http.Request, st *transportState, b *bearer, first *Error, n int) (*http.Response, error) {
-	if b == nil {
-		first.Kind = InvalidRequest
-		first.Reason = ReasonNoToken
-		first.Message = joinMessage("the request carried no bearer token", first.Message)
-		return nil, first
-	}
-	ctx := req.Context()
-	// The probe may outlive this call: it gets its own copies of what it
-	// needs, never req itself.
-	seen, pr := *first, probeRequest(req, b)
-	ch := st.probes.DoChan(strconv.FormatUint(b.key, 36), func() (any, error) {
-		return t.probe(ctx, pr, st, b, &seen), nil
-	})
-	var res probeResult
-	select {
-	case r := <-ch:
-		res = r.Val.(probeResult)
-	case <-ctx.Done():
-		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, ctx.Err()
-		return nil, first
-	}
-	switch {
-	case res.revoked != nil:
-		first.Kind = AuthRevoked
-		return nil, first
-	case res.err != nil:
-		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, res.err
-		var pe *Error
-		if errors.As(res.err, &pe) && pe.Kind == Throttled {
-			first.Kind, first.RetryAfter = Throttled, pe.RetryAfter
-		}
-		return nil, first
-	}
-	// The token works: the 401 was about this call only.
-	first.Kind, first.Reason = Unavailable, ReasonTokenValid
-	if !t.canResend(req, n+1) {
-		return nil, first
-	}
-	resp, err := t.send(req, b, n+1)
-	if err == nil && resp.StatusCode < 400 {
-		return resp, nil
-	}
-	e := failure(req, resp, err, n+1)
-	if e.Kind == AuthRevoked {
-		e.Kind, e.Reason = Unavailable, ReasonTokenValid
-	}
-	return nil, e
-}
-
-// refresh asks a Refresher for another token after a 401 and sends the
-// request once more with it. done is false when the Refresher cannot help
-// (no refresh token, or the same token back): the 401 is then confirmed by
-// a probe. When again is set and the new token meets a 401 too (it may be
-// one that another process stored and Notion has lost since), the
-// Refresher is asked once more, for a token other than that one, before
-// the 401 is confirmed.
-func (t *Transport) refresh(req *http.Request, st *transportState, r Refresher, b *bearer, first *Error, n int, again bool) (resp *http.Response, err error, done bool) {
-	tok, rerr := r.Refresh(req.Context(), &oauth2.Token{AccessToken: b.token})
-	switch {
-	case errors.Is(rerr, ErrNoRefreshToken):
-		return nil, nil, false
-	case rerr != nil && KindOf(rerr) == AuthRevoked:
-		// The grant is gone (invalid_grant): remember the token, so that
-		// its next calls fail at once.
-		revoked := *first
-		revoked.Err = rerr
-		return nil, t.revoke(req.Context(), st, b, &revoked), true
-	case rerr != nil:
-		first.Kind, first.Reason, first.Err = Unavailable, ReasonUnconfirmed, rerr
-		return nil, first, true
-	case tok == nil || tok.AccessToken == "" || tok.AccessToken == b.token:
-		return nil, nil, false
-	}
-	if !t.canResend(req, n+1) {
-		first.Kind, first.Reason = Unavailable, ReasonTokenValid
-		return nil, first, true
-	}
-	nb := st.bearerFor(tok.AccessToken)
-	resp, err = t.send(req, nb, n+1)
-	if err == nil && resp.StatusCode < 400 {
-		return resp, nil, true
-	}
-	e := failure(req, resp, err, n+1)
-	if e.Kind == AuthRevoked && e.StatusCode == http.StatusUnauthorized {
-		// The Refresher's token was refused too: it may be one another
-		// process stored and Notion has lost since, while the grant's
-		// refresh token still works. Ask once more before confirming.
-		if again {
-			if resp, err, done := t.refresh(req, st, r, nb, e, n+1, false); done {
-				return resp, err, true
+		for i := 0; i < len(k); i++ {
+			if c := k[i]; c <= ' ' || c >= 0x7f || strings.IndexByte(`"(),/:;<=>?@[\]{}`, c) >= 0 {
+				return false
 			}
 		}
-		resp, err = t.confirm(req, st, nb, e, n+1)
-		return resp, err, true
-	}
-	return nil, e, true
-}
-
-// probeResult is what a probe learnt about a token.
-type probeResult struct {
-	revoked *Error // confirmed: the token is gone
-	err     error  // the probe failed: nothing is known
-	// both nil: the token works
-}
-
-// probe asks Notion whether b's token still works, unless it is already
-// known to be revoked. It runs once per token at a time (singleflight),
-// detached from the cancellation of the call that started it, since other
-// calls wait on it too.
-func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportState, b *bearer, first *Error) probeResult {
-	if e := st.latch.get(b.key); e != nil {
-		return probeResult{revoked: e}
-	}
-	ctx = context.WithoutCancel(ctx)
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
-	defer cancel()
-	st.requests.Add(1)
-	resp, err := t.base().RoundTrip(pr.WithContext(pctx))
-	if err != nil {
-		return probeResult{err: &Error{Kind: Unavailable, Method: http.MethodGet, Path: probePath,
-			Message: "token probe got no response", Err: err}}
-	}
-	if resp.StatusCode < 400 {
-		drain(resp.Body)
-		return probeResult{}
-	}
-	body, _ := readBounded(resp.Body)
-	resp.Body.Close()
-	pe := classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "")
-	if pe.Kind != AuthRevoked || pe.Code != CodeUnauthorized {
-		// Unknown: the cause must not match errors.Is(err, ErrAuthRevoked)
-		// (or any other verdict) through Unwrap.
-		if pe.Kind != Throttled {
-			pe.Kind = Unavailable
+		for _, v := range vs {
+			for i := 0; i < len(v); i++ {
+				if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+					return false
+				}
+			}
 		}
-		return probeResult{err: pe}
 	}
-	revoked := *first
-	revoked.Kind = AuthRevoked
-	return probeResult{revoked: t.revoke(ctx, st, b, &revoked)}
-}
-
-// revoke remembers b's token as revoked, with e as the error of its later
-// calls, and calls OnAuthRevoked if this is the first time it is
-// remembered. It returns e.
-func (t *Transport) revoke(ctx context.Context, st *transportState, b *bearer, e *Error) *Error {
-	if !st.latch.addNew(b.key, e) {
-		return e
-	}
-	ctx = context.WithoutCancel(ctx)
-	if t.lost != nil {
-		t.lost(ctx, b.token)
-	}
-	if t.OnAuthRevoked != nil {
-		seen := *e
-		t.OnAuthRevoked(ctx, &seen)
-	}
-	return e
-}
-
-// probeRequest builds GET /v1/users/me on req's host (and path prefix, for
-// an API behind a proxy), with b's token and req's Notion-Version.
-func probeRequest(req *http.Request, b *bearer) *http.Request {
-	prefix := ""
-	if i := strings.Index(req.URL.Path, "/v1/"); i > 0 {
-		prefix = req.URL.Path[:i]
-	}
-	u := &url.URL{Scheme: req.URL.Scheme, Host: req.URL.Host, Path: prefix + probePath}
-	version := req.Header.Get("Notion-Version")
-	if version == "" {
-		version = DefaultNotionVersion
-	}
-	h := http.Header{"Authorization": b.auth, "Notion-Version": {version}}
-	return &http.Request{Method: http.MethodGet, URL: u, Header: h, Host: u.Host}
-}
-
-// failure turns a failed attempt (a response of 400 or more, or a transport
-// error) into an *Error, reading and closing the response body.
-func failure(req *http.Request, resp *http.Response, err error, attempts int) *Error {
-	if err != nil {
-		var e *Error
-		if errors.As(err, &e) {
-			return e // a notionauth Transport below this one already decided
-		}
-		if ctxErr := req.Context().Err(); ctxErr != nil {
-			err = ctxErr
-		}
-		e = requestError(req, Unavailable, "no response", err)
-		e.Attempts = attempts
-		return e
-	}
-	body, rerr := readBounded(resp.Body)
-	resp.Body.Close()
-	e := classify(resp.StatusCode, resp.Header, body, req.Method, req.URL.Path, req.URL.RawQuery)
-	e.Attempts = attempts
-	if rerr != nil {
-		e.Err = rerr
-	}
-	return e
-}
-
-func requestError(req *http.Request, kind Kind, msg string, err error) *Error {
-	return &Error{Kind: kind, Message: msg, Method: req.Method, Path: req.URL.Path, Err: err}
-}
-
-// revokedError is the error for a request with a token known to be revoked.
-func revokedError(latched *Error, req *http.Request) *Error {
-	e := *latched
-	e.Method, e.Path, e.Attempts, e.ObjectID = req.Method, req.URL.Path, 0, ""
-	e.Message = joinMessage("token was revoked (remembered; nothing sent)", latched.Message)
-	return &e
+	return true
 }
 
 func closeBody(req *http.Request) {
@@ -613,43 +606,14 @@ func drain(body io.ReadCloser) {
 	body.Close()
 }
 
-// latch remembers revoked tokens by hash, at most latchSize of them (the
-// oldest is forgotten first).
-type latch struct {
-	n     atomic.Int32 // len(m): lets the common case skip the lock
-	mu    sync.RWMutex // guards m and order
-	m     map[uint64]*Error
-	order []uint64 // keys in insertion order
-}
-
-func (l *latch) get(key uint64) *Error {
-	if l.n.Load() == 0 {
-		return nil
+// freshConnections makes the next attempt dial afresh, when the pool is
+// the Transport's own: the connection that carried a gateway error may be
+// stale (a run of 502s can follow one another on one keep-alive
+// connection). A Base given by the app is left alone.
+func (st *transportState) freshConnections() {
+	if st.own != nil {
+		st.own.CloseIdleConnections()
 	}
-	l.mu.RLock()
-	defer l.mu.RUnlock()
-	return l.m[key]
-}
-
-// addNew adds key unless it is there already, and reports whether it
-// added it. The oldest key is forgotten when the latch is full.
-func (l *latch) addNew(key uint64, e *Error) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if _, ok := l.m[key]; ok {
-		return false
-	}
-	if l.m == nil {
-		l.m = make(map[uint64]*Error)
-	}
-	if len(l.order) >= latchSize {
-		delete(l.m, l.order[0])
-		l.order = append(l.order[:0], l.order[1:]...)
-	}
-	l.order = append(l.order, key)
-	l.m[key] = e
-	l.n.Store(int32(len(l.m)))
-	return true
 }
 
 // NewClient returns a notionapi client whose every call goes through t,

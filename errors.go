@@ -52,6 +52,9 @@ const (
 	// Unavailable: Notion is failing (5xx, gateway pages) or could not be
 	// reached (network errors). Retry later.
 	Unavailable
+	// Canceled: the app cancelled the call's context. Nothing to retry.
+	// The Error unwraps to context.Canceled.
+	Canceled
 )
 
 var kindNames = [...]string{
@@ -63,6 +66,7 @@ var kindNames = [...]string{
 	InvalidRequest: "invalid request",
 	Conflict:       "conflict",
 	Unavailable:    "unavailable",
+	Canceled:       "canceled",
 }
 
 // String returns the Kind's name in lower case, such as "auth revoked".
@@ -119,6 +123,13 @@ const (
 	// ReasonTokenValid marks a 401 although the probe showed the token
 	// works: Notion answered 401 for this call only.
 	ReasonTokenValid = "token_valid"
+	// ReasonRefreshed marks the error of a call that met a 401, got a new
+	// token from its Refresher, and could not send again (no attempt
+	// left): the next call uses the new token.
+	ReasonRefreshed = "refreshed"
+	// ReasonRemembered marks an AuthRevoked error for a token the
+	// Transport already knew to be revoked: nothing was sent.
+	ReasonRemembered = "remembered"
 	// ReasonNoToken marks a 401 for a request that carried no bearer token.
 	ReasonNoToken = "no_token"
 	// ReasonMaybeCommitted marks a 503 whose additional_data
@@ -356,11 +367,11 @@ func CheckResponse(resp *http.Response) error {
 		}
 	}
 	if resp.Body == nil {
-		return classify(resp.StatusCode, resp.Header, nil, method, path, query)
+		return classify(resp.StatusCode, resp.Header, nil, method, path, query, time.Now())
 	}
 	body, err := readBounded(resp.Body)
 	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), Closer: resp.Body}
-	e := classify(resp.StatusCode, resp.Header, body, method, path, query)
+	e := classify(resp.StatusCode, resp.Header, body, method, path, query, time.Now())
 	if err != nil && e.Err == nil {
 		e.Err = err
 	}
@@ -467,7 +478,7 @@ func jsonScalar(raw json.RawMessage) string {
 }
 
 // classify builds the *Error for a response with a status of 400 or more.
-func classify(status int, h http.Header, body []byte, method, path, query string) *Error {
+func classify(status int, h http.Header, body []byte, method, path, query string, now time.Time) *Error {
 	e := &Error{StatusCode: status, Method: method, Path: path}
 	b, notion := parseErrorBody(body)
 	reqID := h.Get(HeaderRequestID)
@@ -493,7 +504,6 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 	}
 	switch e.Kind {
 	case Throttled:
-		now := timeNow()
 		hdr, hok := parseRetryAfter(h.Get(HeaderRetryAfter), now)
 		data, dok := parseRetryAfter(b.retryAfter, now)
 		switch {

@@ -568,13 +568,9 @@ func TestCheckResponseFixturesCovered(t *testing.T) {
 	}
 }
 
-// TestCheckResponseRetryAfterHTTPDate swaps timeNow, so it must not run in
-// parallel with anything that classifies.
-func TestCheckResponseRetryAfterHTTPDate(t *testing.T) {
+func TestClassifyRetryAfterHTTPDate(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, time.June, 3, 10, 30, 0, 0, time.UTC)
-	saved := timeNow
-	timeNow = func() time.Time { return now }
-	t.Cleanup(func() { timeNow = saved })
 
 	tests := []struct {
 		name       string
@@ -591,9 +587,8 @@ func TestCheckResponseRetryAfterHTTPDate(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := newTestResponse(t, 429, "GET", fxAPI+"/v1/users", notionHdr("Retry-After", tc.retryAfter),
-				readTestdata(t, "notion/rate_limited_plain.json"))
-			e := checkError(t, resp)
+			e := classify(429, notionHdr("Retry-After", tc.retryAfter), readTestdata(t, "notion/rate_limited_plain.json"),
+				"GET", "/v1/users", "", now)
 			assert.Equal(t, Throttled, e.Kind)
 			assert.Equal(t, tc.want, e.RetryAfter)
 		})
@@ -858,7 +853,8 @@ func TestKindString(t *testing.T) {
 		{InvalidRequest, "invalid request"},
 		{Conflict, "conflict"},
 		{Unavailable, "unavailable"},
-		{Unavailable + 1, "Kind(8)"},
+		{Canceled, "canceled"},
+		{Canceled + 1, "Kind(9)"},
 		{Kind(-1), "Kind(-1)"},
 		{Kind(1 << 20), "Kind(1048576)"},
 	}

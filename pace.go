@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,7 +22,12 @@ const DefaultWindow = time.Minute
 //
 //   - a 429 with Retry-After pauses the token: every request of that token,
 //     queued or new, waits until the pause ends instead of meeting its own
-//     429, and then they are let through in arrival order;
+//     429, and then they are let through in arrival order. Notion's
+//     Retry-After is in whole seconds, rounded up, so a pause of n seconds
+//     may really end up to a second earlier: the pause ends at the latest
+//     moment all the 429s (and, for the token's own budget, the start of its
+//     window) agree on, and a call whose deadline falls after the earliest
+//     moment the pause may end waits rather than fail;
 //   - the first window that ends in a per-connection 429 teaches the budget:
 //     the number of requests Notion accepted in it. From then on the token
 //     sends at most that many requests per window and waits for the next
@@ -31,6 +37,12 @@ const DefaultWindow = time.Minute
 //     a 429 it is tried a little higher (one step, so a plan upgrade from 180
 //     to 600 requests a minute is found within minutes at the cost of a few
 //     429s).
+//
+// A request that finds its token neither paused nor out of budget takes no
+// lock. A token's pace costs about 150 bytes of memory while it is in use,
+// and is forgotten once the token has not been used for 10 windows (with
+// no pause in force): the memory is that of the tokens used in the last
+// ten minutes, however many tokens there have been.
 type Pacing struct {
 	// Budget is the number of requests a token may send per Window, for an
 	// app that knows its plan. 0 means learn it. Negative values are
@@ -44,240 +56,351 @@ type Pacing struct {
 	Off bool
 }
 
-func (p Pacing) window() time.Duration {
-	if p.Window == 0 {
-		return DefaultWindow
-	}
-	return p.Window
-}
+func (p Pacing) window() time.Duration { return orDefault(p.Window, DefaultWindow) }
 
 func (p Pacing) validate() error {
 	switch {
 	case p.Budget < 0:
 		return fmt.Errorf("Pacing.Budget is %d, want 0 (learn) or more", p.Budget)
+	case p.Budget > maxBudget:
+		return fmt.Errorf("Pacing.Budget is %d, want at most %d", p.Budget, maxBudget)
 	case p.Window < 0:
 		return fmt.Errorf("Pacing.Window is %v, want 0 (default) or more", p.Window)
 	}
 	return nil
 }
 
-// growAfter is how many windows in a row must spend the whole learnt
-// budget without a 429 before a higher budget is tried.
-const growAfter = 8
+const (
+	// growAfter is how many windows in a row must spend the whole learnt
+	// budget without a 429 before a higher budget is tried.
+	growAfter = 8
+	// idleWindows is how many windows a token's pace is kept unused.
+	idleWindows = 10
+	// maxBudget bounds a budget so that it fits the counters.
+	maxBudget = 1 << 30
+	// wholeSecond is the precision of a Retry-After in whole seconds.
+	wholeSecond = int64(time.Second)
+)
 
 // errWaitTooLong: the pacer would make the request wait longer than
-// allowed.
+// allowed, or past its deadline.
 var errWaitTooLong = errors.New("notionauth: wait too long")
 
-// clock is the time source of a pacer; tests replace it.
-type clock interface {
-	Now() time.Time
-	AfterFunc(d time.Duration, f func()) stopper
+// paceConfig is what the pacers of one Transport share: their clock and
+// their settings. Times are nanoseconds since epoch on that clock.
+type paceConfig struct {
+	clock  Clock
+	epoch  time.Time
+	window int64
+	margin int64
+	budget int32 // configured; 0: learn
 }
 
-type stopper interface{ Stop() bool }
+func newPaceConfig(c Clock, p Pacing) *paceConfig {
+	w := int64(p.window())
+	return &paceConfig{
+		clock: c,
+		// A second before the first reading: every time is positive, and
+		// 0 can mean "none".
+		epoch:  c.Now().Add(-time.Second),
+		window: w,
+		margin: max(w/1000, int64(5*time.Millisecond)),
+		budget: int32(p.Budget),
+	}
+}
 
-type realClock struct{}
-
-func (realClock) Now() time.Time                              { return time.Now() }
-func (realClock) AfterFunc(d time.Duration, f func()) stopper { return time.AfterFunc(d, f) }
+func (c *paceConfig) now() int64 { return int64(c.clock.Now().Sub(c.epoch)) }
 
 // pacer is the pace of one token: its shared pause and its budget per
 // window. It is safe for concurrent use.
+//
+// The fields read by the fast path are atomics, written under mu; a
+// request that may go at once (no pause, no queue, budget left) only
+// loads them and counts itself with one compare-and-swap.
 type pacer struct {
-	clock  clock
-	window time.Duration
-	fixed  bool // the budget was configured, not learnt
+	cfg *paceConfig
 
-	mu        sync.Mutex // guards everything below
-	limit     int        // requests per window; 0: not known yet
-	start     time.Time  // start of the current window; zero: none yet
-	answered  time.Time  // when its first answer came back; zero: none yet
-	used      int        // requests let through in the current window
-	accepted  int        // of those, answered without a 429
-	gen       uint64     // the current window's number
-	taughtGen uint64     // the window the budget was last learnt from
-	taught    int        // requests accepted in that window, late answers included
-	until     time.Time  // the shared pause: nothing is sent before it
-	queue     []*waiter  // requests waiting, in arrival order
-	timerAt   time.Time  // when timer fires; zero: no timer
-	timer     stopper
-	full      int       // windows in a row that spent the whole budget without a 429
-	lastUse   time.Time // for idle eviction
+	word     atomic.Uint64 // gen<<32 | requests let through in the window
+	acc      atomic.Uint64 // gen<<32 | of those, answered without a 429
+	limit    atomic.Int32  // requests per window; 0: not known
+	waiting  atomic.Int32  // requests in the queue
+	until    atomic.Int64  // the shared pause: nothing is sent before it
+	start    atomic.Int64  // when the window began: its first request went
+	answered atomic.Int64  // when its first answer came back; 0: none yet
+	used     atomic.Int64  // last use, for forgetting idle pacers
+	dead     atomic.Bool   // forgotten by its table: look it up again
+
+	mu        sync.Mutex // guards the fields below, and every write of the atomics but counting
+	earliest  int64      // the earliest the pause may end (whole-second Retry-After)
+	taughtGen uint32     // the window the budget was last learnt from
+	taught    int32      // requests accepted in that window, late answers included
+	full      int32      // windows in a row that spent the whole budget without a 429
+	q         *queue     // requests waiting; nil when none ever waited
+}
+
+// queue is the line of a pacer, made when a request first has to wait.
+type queue struct {
+	w       []*waiter
+	timerAt int64       // when the release timer fires; 0: no timer
+	stop    func() bool // stops that timer
 }
 
 // waiter is a request waiting for its turn.
 type waiter struct {
 	ready chan struct{} // closed when the request may be sent
-	gen   uint64        // the window it was let through in
+	gen   uint32        // the window it was let through in
 	let   bool          // let through (ready is closed)
 }
 
 // ticket is what acquire hands out: the window a request was sent in, so
 // that its answer is counted against the right window.
-type ticket struct{ gen uint64 }
+type ticket struct{ gen uint32 }
 
-func newPacer(c clock, cfg Pacing) *pacer {
-	return &pacer{clock: c, window: cfg.window(), limit: cfg.Budget, fixed: cfg.Budget > 0}
+func newPacer(cfg *paceConfig) *pacer {
+	p := &pacer{cfg: cfg}
+	p.limit.Store(cfg.budget)
+	p.word.Store(1 << 32) // window 1, not started
+	p.acc.Store(1 << 32)
+	return p
 }
 
-// margin is how long after a predicted window end the pacer waits before
-// sending again: enough to cover the time a request takes to reach Notion
-// (which starts its window when the request arrives), small enough to waste
-// about one percent of the window.
-func (p *pacer) margin() time.Duration {
-	return max(p.window/100, 10*time.Millisecond)
+func gen(w uint64) uint32   { return uint32(w >> 32) }
+func count(w uint64) uint32 { return uint32(w) }
+
+// end is when the current window is over: Notion's window began no later
+// than its first answer came back, and a learnt budget waits a margin
+// more, for the clocks to disagree a little.
+func (p *pacer) end() int64 {
+	s := max(p.start.Load(), p.answered.Load())
+	if s == 0 {
+		return 0 // never started
+	}
+	e := s + p.cfg.window
+	if p.limit.Load() > 0 {
+		e += p.cfg.margin
+	}
+	return e
+}
+
+// take counts one request in the current window if the budget has room.
+func (p *pacer) take(now int64) (uint32, bool) {
+	lim := uint32(p.limit.Load())
+	for {
+		w := p.word.Load()
+		if now < p.until.Load() || lim > 0 && count(w) >= lim {
+			return 0, false
+		}
+		if p.word.CompareAndSwap(w, w+1) {
+			return gen(w), true
+		}
+	}
+}
+
+// touch records a use, at most once a second, for idle eviction.
+func (p *pacer) touch(now int64) {
+	if now-p.used.Load() > wholeSecond {
+		p.used.Store(now)
+	}
+}
+
+// acquire waits until a request may be sent, in arrival order, and returns
+// how long it waited (0 when it did not). If the wait would be longer than
+// maxWait, or the earliest moment the request could go is past ctx's
+// deadline, it does not wait: it returns the expected wait and
+// errWaitTooLong. If ctx ends first, or its deadline passes on the clock,
+// it returns the wait still expected and ctx's error
+// (context.DeadlineExceeded for a deadline).
+func (p *pacer) acquire(ctx context.Context, maxWait time.Duration) (ticket, time.Duration, error) {
+	now := p.cfg.now()
+	p.touch(now)
+	if p.waiting.Load() == 0 && now < p.end() {
+		if g, ok := p.take(now); ok {
+			return ticket{g}, 0, nil
+		}
+	}
+	return p.wait(ctx, now, maxWait)
+}
+
+// wait is acquire's slow path, under the lock.
+func (p *pacer) wait(ctx context.Context, now int64, maxWait time.Duration) (ticket, time.Duration, error) {
+	p.mu.Lock()
+	p.roll(now)
+	if p.waiting.Load() == 0 {
+		if g, ok := p.take(now); ok {
+			p.mu.Unlock()
+			return ticket{g}, 0, nil
+		}
+	}
+	wait, earliest := p.eta(now)
+	if wait > int64(maxWait)+p.cfg.margin || beyond(ctx, p.cfg, now, earliest) {
+		p.mu.Unlock()
+		return ticket{}, time.Duration(wait), errWaitTooLong
+	}
+	if p.q == nil {
+		p.q = &queue{}
+	}
+	w := &waiter{ready: make(chan struct{})}
+	p.q.w = append(p.q.w, w)
+	p.waiting.Store(int32(len(p.q.w)))
+	p.schedule(now)
+	p.mu.Unlock()
+
+	ended, stop := deadlineOn(ctx, p.cfg, now, wait)
+	if stop != nil {
+		defer stop()
+	}
+	var err error
+	select {
+	case <-w.ready:
+		return ticket{w.gen}, max(time.Duration(p.cfg.now()-now), time.Nanosecond), nil
+	case <-ctx.Done():
+		err = ctx.Err()
+	case <-ended:
+		err = context.DeadlineExceeded
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	left := p.cfg.now()
+	if w.let {
+		// Let through just as the wait ended: hand the turn back.
+		for {
+			cur := p.word.Load()
+			if gen(cur) != w.gen || count(cur) == 0 || p.word.CompareAndSwap(cur, cur-1) {
+				break
+			}
+		}
+		p.release(left)
+	} else {
+		for i, q := range p.q.w {
+			if q == w {
+				p.q.w = append(p.q.w[:i], p.q.w[i+1:]...)
+				break
+			}
+		}
+		p.waiting.Store(int32(len(p.q.w)))
+	}
+	return ticket{}, max(time.Duration(now+wait-left), 0), err
+}
+
+// beyond reports whether a request that could go at the earliest after
+// wait would still be waiting at ctx's deadline.
+func beyond(ctx context.Context, cfg *paceConfig, now, wait int64) bool {
+	left, ok := leftBefore(ctx, cfg.epoch.Add(time.Duration(now)))
+	return ok && int64(left) <= wait
+}
+
+// deadlineOn returns a channel closed when ctx's deadline passes on cfg's
+// clock, if that comes before the expected wait is over, and the function
+// that stops its timer.
+func deadlineOn(ctx context.Context, cfg *paceConfig, now, wait int64) (<-chan struct{}, func() bool) {
+	left, ok := leftBefore(ctx, cfg.epoch.Add(time.Duration(now)))
+	if !ok || int64(left) > wait {
+		return nil, nil
+	}
+	ch := make(chan struct{})
+	return ch, cfg.clock.AfterFunc(left, func() { close(ch) })
 }
 
 // roll starts a new window when the current one is over. Caller holds mu.
-func (p *pacer) roll(now time.Time) {
-	end := p.windowStart().Add(p.window)
-	if p.limit > 0 {
-		end = end.Add(p.margin())
-	}
-	if !p.start.IsZero() && now.Before(end) {
+func (p *pacer) roll(now int64) {
+	if e := p.end(); e != 0 && now < e {
 		return
 	}
-	if !p.fixed && p.limit > 0 {
+	w := p.word.Load()
+	lim := p.limit.Load()
+	if p.cfg.budget == 0 && lim > 0 {
 		// Windows that spend the whole budget without a 429 may mean it
 		// has grown (a plan upgrade): after a run of them, try a step up.
-		if !p.start.IsZero() && p.used >= p.limit {
+		if p.start.Load() != 0 && count(w) >= uint32(lim) {
 			p.full++
 		} else {
 			p.full = 0
 		}
 		if p.full >= growAfter {
-			p.limit += max(1, p.limit/8)
+			p.limit.Store(min(lim+max(1, lim/8), maxBudget))
 			p.full = 0
 		}
 	}
-	p.start, p.used, p.accepted = now, 0, 0
-	p.gen++
+	p.begin(max(now, p.until.Load()), gen(w)+1)
 }
 
-// open reports whether a request may be sent now. Caller holds mu and has
-// rolled the window.
-func (p *pacer) open(now time.Time) bool {
-	return !now.Before(p.until) && (p.limit == 0 || p.used < p.limit)
+// begin starts window g at t. Caller holds mu.
+func (p *pacer) begin(t int64, g uint32) {
+	p.start.Store(t)
+	p.answered.Store(0)
+	p.acc.Store(uint64(g) << 32)
+	p.word.Store(uint64(g) << 32) // last: it publishes the window
 }
 
-// nextOpen is when the pacer may open next. Caller holds mu.
-func (p *pacer) nextOpen(now time.Time) time.Time {
-	if now.Before(p.until) {
-		return p.until
+// eta is how long a request joining the queue now would wait, at the
+// latest and at the earliest. Caller holds mu and has rolled.
+func (p *pacer) eta(now int64) (wait, earliest int64) {
+	at, lo := now, now // open: the line is about to move
+	lim := int64(p.limit.Load())
+	switch until := p.until.Load(); {
+	case now < until:
+		at, lo = until, max(p.earliest, now)
+	case lim > 0 && int64(count(p.word.Load())) >= lim:
+		// Notion's window began between the first request and the first
+		// answer of the pacer's.
+		at, lo = p.end(), max(p.start.Load()+p.cfg.window, now)
 	}
-	return p.windowStart().Add(p.window + p.margin())
-}
-
-// windowStart is when Notion's current window began at the latest: no
-// later than the first answer of the window came back (Notion starts
-// counting when a request arrives, which the pacer cannot see), and no
-// earlier than the pacer let its first request go. Caller holds mu.
-func (p *pacer) windowStart() time.Time {
-	if p.answered.After(p.start) {
-		return p.answered
+	if lim > 0 && p.q != nil {
+		n := int64(len(p.q.w)) / lim
+		at += n * (p.cfg.window + p.cfg.margin)
+		lo += n * p.cfg.window
 	}
-	return p.start
-}
-
-// eta estimates how long a request joining the queue now would wait.
-// Caller holds mu.
-func (p *pacer) eta(now time.Time) time.Duration {
-	wait := p.nextOpen(now).Sub(now)
-	if p.limit > 0 {
-		wait += time.Duration(len(p.queue)/p.limit) * (p.window + p.margin())
-	}
-	return max(wait, 0)
-}
-
-// acquire waits until a request may be sent, in arrival order, and returns
-// how long it waited (0 when it did not). If the wait would be longer than
-// maxWait (or outlast ctx), it does not wait: it returns the estimated wait
-// and errWaitTooLong. If ctx ends first it returns the estimate and
-// ctx.Err().
-func (p *pacer) acquire(ctx context.Context, maxWait time.Duration) (ticket, time.Duration, error) {
-	p.mu.Lock()
-	now := p.clock.Now()
-	p.lastUse = now
-	p.roll(now)
-	if len(p.queue) == 0 && p.open(now) {
-		p.used++
-		t := ticket{p.gen}
-		p.mu.Unlock()
-		return t, 0, nil
-	}
-	wait := p.eta(now)
-	// The margin is the pacer's own caution, not a wait Notion asked for:
-	// waiting for the next window must fit a MaxWait of one window.
-	if wait > maxWait+p.margin() || beyondDeadline(ctx, now, wait) {
-		p.mu.Unlock()
-		return ticket{}, wait, errWaitTooLong
-	}
-	w := &waiter{ready: make(chan struct{})}
-	p.queue = append(p.queue, w)
-	p.schedule(now)
-	p.mu.Unlock()
-
-	select {
-	case <-w.ready:
-		return ticket{w.gen}, max(p.clock.Now().Sub(now), time.Nanosecond), nil
-	case <-ctx.Done():
-	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if w.let {
-		// Let through just as ctx ended: hand the turn back.
-		if w.gen == p.gen {
-			p.used--
-		}
-		p.release(p.clock.Now())
-	} else {
-		for i, q := range p.queue {
-			if q == w {
-				p.queue = append(p.queue[:i], p.queue[i+1:]...)
-				break
-			}
-		}
-	}
-	return ticket{}, wait, ctx.Err()
+	return max(at-now, 0), max(lo-now, 0)
 }
 
 // release lets waiting requests through, oldest first, as far as the pause
 // and the budget allow, and schedules the next release. Caller holds mu.
-func (p *pacer) release(now time.Time) {
+func (p *pacer) release(now int64) {
 	p.roll(now)
-	for len(p.queue) > 0 && p.open(now) {
-		w := p.queue[0]
-		p.queue[0] = nil
-		p.queue = p.queue[1:]
-		p.used++
-		w.gen, w.let = p.gen, true
+	if p.q == nil {
+		return
+	}
+	for len(p.q.w) > 0 {
+		g, ok := p.take(now)
+		if !ok {
+			break
+		}
+		w := p.q.w[0]
+		p.q.w[0] = nil
+		p.q.w = p.q.w[1:]
+		w.gen, w.let = g, true
 		close(w.ready)
 	}
-	if len(p.queue) > 0 {
+	p.waiting.Store(int32(len(p.q.w)))
+	if len(p.q.w) > 0 {
 		p.schedule(now)
 	}
 }
 
 // schedule makes sure a timer fires when the pacer opens next. Caller
 // holds mu.
-func (p *pacer) schedule(now time.Time) {
-	at := p.nextOpen(now)
-	if !p.timerAt.IsZero() && !at.Before(p.timerAt) {
+func (p *pacer) schedule(now int64) {
+	at := p.end()
+	if until := p.until.Load(); now < until {
+		at = until
+	}
+	at = max(at, now+1)
+	q := p.q
+	if q.timerAt != 0 && q.timerAt <= at {
 		return // a timer fires earlier: it reschedules
 	}
-	if p.timer != nil {
-		p.timer.Stop()
+	if q.stop != nil {
+		q.stop()
 	}
-	p.timerAt = at
-	p.timer = p.clock.AfterFunc(at.Sub(now), p.fire)
+	q.timerAt = at
+	q.stop = p.cfg.clock.AfterFunc(time.Duration(at-now), p.fire)
 }
 
 func (p *pacer) fire() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.timerAt, p.timer = time.Time{}, nil
-	p.release(p.clock.Now())
+	p.q.timerAt, p.q.stop = 0, nil
+	p.release(p.cfg.now())
 }
 
 // done records the answer to a request sent with t: e is nil for a success.
@@ -286,22 +409,7 @@ func (p *pacer) done(t ticket, e *Error) {
 		if e != nil && e.StatusCode == 0 {
 			return // no answer: Notion did not count it, as far as we know
 		}
-		p.mu.Lock()
-		switch {
-		case t.gen == p.gen:
-			p.accepted++
-			if p.answered.Before(p.start) {
-				p.answered = p.clock.Now()
-			}
-		case t.gen == p.taughtGen && p.taughtGen != 0:
-			// A late answer from the window that taught the budget:
-			// Notion accepted one more than was counted then.
-			p.taught++
-			if !p.fixed {
-				p.limit = max(p.limit, p.taught)
-			}
-		}
-		p.mu.Unlock()
+		p.accepted(t)
 		return
 	}
 	if e.RetryAfter <= 0 {
@@ -309,12 +417,60 @@ func (p *pacer) done(t ticket, e *Error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := p.clock.Now()
-	until := now.Add(e.RetryAfter)
-	if until.After(p.until) {
-		p.until = until
+	p.throttled(t, e, p.cfg.now())
+}
+
+// accepted counts an answer Notion did not refuse.
+func (p *pacer) accepted(t ticket) {
+	for {
+		a := p.acc.Load()
+		if gen(a) != t.gen {
+			break
+		}
+		if p.acc.CompareAndSwap(a, a+1) {
+			if p.answered.Load() == 0 {
+				// The window's first answer: Notion's window began before
+				// it. (A window that rolled meanwhile keeps its own.)
+				now := p.cfg.now()
+				if p.answered.CompareAndSwap(0, now) && gen(p.word.Load()) != t.gen {
+					p.answered.CompareAndSwap(now, 0)
+				}
+			}
+			return
+		}
 	}
-	if e.StatusCode == 429 && isConnectionLimit(e.Reason) && t.gen == p.gen {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if t.gen == p.taughtGen && p.taughtGen != 0 {
+		// A late answer from the window that taught the budget: Notion
+		// accepted one more than was counted then.
+		p.taught++
+		if p.cfg.budget == 0 {
+			p.limit.Store(max(p.limit.Load(), p.taught))
+		}
+	}
+}
+
+// throttled records a 429 or 529 with a Retry-After. Caller holds mu.
+func (p *pacer) throttled(t ticket, e *Error, now int64) {
+	latest := now + int64(e.RetryAfter)
+	earliest := latest
+	if int64(e.RetryAfter)%wholeSecond == 0 {
+		// Whole seconds, rounded up: the pause may end up to a second
+		// earlier.
+		earliest = latest - wholeSecond + 1
+	}
+	if until := p.until.Load(); now < until {
+		// A pause is in force, and this answer was sent before it began:
+		// both speak of the same reset, so it lies in both ranges.
+		if lo, hi := max(p.earliest, earliest), min(until, latest); lo <= hi {
+			earliest, latest = lo, hi
+		} else if until > latest {
+			earliest, latest = p.earliest, until // they disagree: keep the later
+		}
+	}
+	w := p.word.Load()
+	if e.StatusCode == 429 && isConnectionLimit(e.Reason) && t.gen == gen(w) {
 		// The token's window is spent: what Notion accepted in it is the
 		// budget, and the next window starts when the pause ends. That is
 		// learnt only from a window the pacer saw from its start: Notion's
@@ -322,32 +478,53 @@ func (p *pacer) done(t ticket, e *Error) {
 		// this pacer's window began, requests it did not see (an earlier
 		// process, another replica) spent part of the budget.
 		// Retry-After comes in whole seconds: allow for that too.
-		slack := p.margin() + min(time.Second, p.window/10)
-		seen := !until.Add(-p.window).Before(p.start.Add(-slack))
-		// Answers arrive in any order: successes of this window that come
-		// after the 429 still count (see the late answers above), so the
-		// window is remembered even when none has come yet.
-		if seen {
-			p.taught, p.taughtGen = p.accepted, p.gen
-			if !p.fixed && p.accepted > 0 {
-				p.limit = p.accepted
+		start := p.start.Load()
+		slack := p.cfg.margin + min(wholeSecond, p.cfg.window/10)
+		if latest-p.cfg.window >= start-slack {
+			acc := p.acc.Load()
+			if gen(acc) == t.gen {
+				// Answers arrive in any order: successes of this window that
+				// come after the 429 still count (see accepted), so the
+				// window is remembered even when none has come yet.
+				p.taught, p.taughtGen = int32(count(acc)), t.gen
+				if p.cfg.budget == 0 && count(acc) > 0 {
+					p.limit.Store(int32(count(acc)))
+				}
+			}
+			// The window began when its first request went: it resets no
+			// later than a window after its first answer came back.
+			if a := p.answered.Load(); a != 0 {
+				if bound := a + p.cfg.window + p.cfg.margin; bound >= earliest && bound < latest {
+					latest = bound
+				}
 			}
 		}
 		p.full = 0
-		p.start, p.used, p.accepted = p.until, 0, 0
-		p.gen++
+		p.setPause(earliest, latest, now)
+		p.begin(latest, gen(w)+1)
+	} else {
+		p.setPause(earliest, latest, now)
 	}
-	if len(p.queue) > 0 {
+	if p.q != nil && len(p.q.w) > 0 {
 		p.schedule(now)
 	}
 }
 
+// setPause makes the pause end at latest, at the earliest at earliest.
+// Caller holds mu.
+func (p *pacer) setPause(earliest, latest, now int64) {
+	if latest <= now {
+		return
+	}
+	p.earliest = earliest
+	p.until.Store(latest)
+}
+
 // idle reports whether the pacer holds nothing worth keeping: no waiter,
-// no pause, no use for two windows. A forgotten pacer relearns its budget.
-func (p *pacer) idle(now time.Time) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queue) == 0 && !now.Before(p.until) && now.Sub(p.lastUse) > 2*p.window
+// no pause, no use for idleWindows windows. A forgotten pacer relearns
+// its budget.
+func (p *pacer) idle(now int64) bool {
+	return p.waiting.Load() == 0 && now >= p.until.Load() && now-p.used.Load() > idleWindows*p.cfg.window
 }
 
 // isConnectionLimit reports whether a 429's reason is the per-connection
@@ -359,9 +536,4 @@ func isConnectionLimit(reason string) bool {
 		return false
 	}
 	return true
-}
-
-func beyondDeadline(ctx context.Context, now time.Time, wait time.Duration) bool {
-	d, ok := ctx.Deadline()
-	return ok && now.Add(wait).After(d)
 }

@@ -42,12 +42,12 @@ func (c *fakeClock) Now() time.Time {
 	return c.now
 }
 
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) stopper {
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
 	c.timers = append(c.timers, t)
-	return t
+	return t.Stop
 }
 
 // advance moves time on by d and runs the timers that came due.
@@ -73,17 +73,13 @@ func (c *fakeClock) advance(d time.Duration) {
 	}
 }
 
-func (p *pacer) queued() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queue)
-}
+func (p *pacer) queued() int { return int(p.waiting.Load()) }
 
-func (p *pacer) budget() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.limit
-}
+func (p *pacer) budget() int { return int(p.limit.Load()) }
+
+func (p *pacer) margin() time.Duration { return time.Duration(p.cfg.margin) }
+
+func newTestPacer(c Clock, cfg Pacing) *pacer { return newPacer(newPaceConfig(c, cfg)) }
 
 const forever = time.Hour
 
@@ -147,7 +143,7 @@ func assertNoneReady(t *testing.T, ch <-chan int) {
 
 func TestPacerOpenByDefault(t *testing.T) {
 	t.Parallel()
-	p := newPacer(newFakeClock(), Pacing{})
+	p := newTestPacer(newFakeClock(), Pacing{})
 	for range 100 {
 		mustAcquire(t, p)
 	}
@@ -157,7 +153,7 @@ func TestPacerOpenByDefault(t *testing.T) {
 func TestPacerSharedPauseReleasesInArrivalOrder(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{Window: 10 * time.Second})
+	p := newTestPacer(clk, Pacing{Window: 10 * time.Second})
 	tk := mustAcquire(t, p)
 	p.done(tk, throttled(time.Second))
 
@@ -173,7 +169,7 @@ func TestPacerLearnsBudgetAndSpendsIt(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
 	window := time.Second
-	p := newPacer(clk, Pacing{Window: window})
+	p := newTestPacer(clk, Pacing{Window: window})
 	var last ticket
 	for range 5 {
 		last = mustAcquire(t, p)
@@ -200,7 +196,7 @@ func TestPacerLearnsBudgetAndSpendsIt(t *testing.T) {
 func TestPacerLateAnswersRaiseBudget(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{Window: time.Second})
+	p := newTestPacer(clk, Pacing{Window: time.Second})
 	tickets := make([]ticket, 6)
 	for i := range tickets {
 		tickets[i] = mustAcquire(t, p)
@@ -220,7 +216,7 @@ func TestPacerLearnsWhenThe429ComesFirst(t *testing.T) {
 	// More requests in flight than the budget: the 429 can be the first
 	// answer of its window to come back.
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{Window: time.Second})
+	p := newTestPacer(clk, Pacing{Window: time.Second})
 	tickets := make([]ticket, 12)
 	for i := range tickets {
 		tickets[i] = mustAcquire(t, p)
@@ -244,7 +240,7 @@ func TestPacerUnseenWindowTeachesNothing(t *testing.T) {
 	// A 429 whose window began before the pacer's first request (another
 	// process spent part of it) says nothing about the budget.
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{}) // Notion's minute
+	p := newTestPacer(clk, Pacing{}) // Notion's minute
 	for range 3 {
 		p.done(mustAcquire(t, p), nil)
 	}
@@ -264,7 +260,7 @@ func TestPacerLearnsFromTheFirstWholeWindow(t *testing.T) {
 	// start, does, although the whole-second Retry-After ends it up to a
 	// second late.
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{})
+	p := newTestPacer(clk, Pacing{})
 	for range 3 {
 		p.done(mustAcquire(t, p), nil)
 	}
@@ -289,7 +285,7 @@ func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
 		{Kind: Throttled, StatusCode: 529, Code: CodeServiceOverload, RetryAfter: time.Second},
 	} {
 		clk := newFakeClock()
-		p := newPacer(clk, Pacing{})
+		p := newTestPacer(clk, Pacing{})
 		for range 3 {
 			p.done(mustAcquire(t, p), nil)
 		}
@@ -305,7 +301,7 @@ func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
 func TestPacerConfiguredBudget(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{Budget: 3, Window: time.Second})
+	p := newTestPacer(clk, Pacing{Budget: 3, Window: time.Second})
 	for range 3 {
 		p.done(mustAcquire(t, p), nil)
 	}
@@ -313,7 +309,7 @@ func TestPacerConfiguredBudget(t *testing.T) {
 	clk.advance(time.Second + p.margin())
 	assert.Equal(t, []int{0, 1, 2}, drainN(t, line, 3))
 	// A 429 pauses but does not change a budget the app set.
-	p.done(ticket{gen: p.gen}, throttled(2*time.Second))
+	p.done(ticket{gen: gen(p.word.Load())}, throttled(2*time.Second))
 	assert.Equal(t, 3, p.budget())
 	clk.advance(2 * time.Second)
 	drainN(t, line, 1)
@@ -322,7 +318,7 @@ func TestPacerConfiguredBudget(t *testing.T) {
 func TestPacerTriesHigherBudgetAfterFullWindows(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{Window: time.Second})
+	p := newTestPacer(clk, Pacing{Window: time.Second})
 	for range 8 {
 		p.done(mustAcquire(t, p), nil)
 	}
@@ -342,7 +338,7 @@ func TestPacerTriesHigherBudgetAfterFullWindows(t *testing.T) {
 func TestPacerWaitTooLong(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{})
+	p := newTestPacer(clk, Pacing{})
 	p.done(mustAcquire(t, p), throttled(30*time.Second))
 
 	_, wait, err := p.acquire(context.Background(), 10*time.Second)
@@ -359,7 +355,7 @@ func TestPacerWaitTooLong(t *testing.T) {
 func TestPacerCancelledWaiterLeavesTheLine(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{})
+	p := newTestPacer(clk, Pacing{})
 	p.done(mustAcquire(t, p), throttled(time.Second))
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -380,11 +376,13 @@ func TestPacerCancelledWaiterLeavesTheLine(t *testing.T) {
 func TestPacerIdle(t *testing.T) {
 	t.Parallel()
 	clk := newFakeClock()
-	p := newPacer(clk, Pacing{Window: time.Second})
+	p := newTestPacer(clk, Pacing{Window: time.Second})
 	p.done(mustAcquire(t, p), throttled(5*time.Second))
-	assert.False(t, p.idle(clk.Now()), "paused")
+	assert.False(t, p.idle(p.cfg.now()), "paused")
 	clk.advance(5 * time.Second)
-	assert.True(t, p.idle(clk.Now()))
+	assert.False(t, p.idle(p.cfg.now()), "used %d windows ago", 5)
+	clk.advance(idleWindows * time.Second)
+	assert.True(t, p.idle(p.cfg.now()))
 }
 
 func TestPacingValidate(t *testing.T) {

@@ -1,6 +1,7 @@
 package notionauth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -19,10 +20,11 @@ const (
 	// enough to ride out a 429 window or a short 5xx burst, few enough that
 	// an outage fails fast.
 	DefaultMaxAttempts = 4
-	// DefaultMaxWait is Notion's per-connection window: a Retry-After up to
-	// a minute is worth sleeping through; a longer one (the workspace limit)
-	// is better handed back to the app to reschedule.
-	DefaultMaxWait = 60 * time.Second
+	// DefaultMaxWait covers Notion's per-connection window and a second: a
+	// Retry-After up to a minute, or a wait for the token's next window, is
+	// worth sleeping through; a longer one (the workspace limit) is better
+	// handed back to the app to reschedule.
+	DefaultMaxWait = DefaultWindow + time.Second
 	// DefaultBaseDelay is the first backoff's ceiling: long enough for a
 	// gateway blip to pass, short enough not to be noticed.
 	DefaultBaseDelay = 500 * time.Millisecond
@@ -139,45 +141,74 @@ func (p RetryPolicy) backoff(n int) time.Duration {
 	return time.Duration(rand.Int64N(int64(ceiling) + 1))
 }
 
-// retryWait decides whether a call whose attempt n failed with e is sent
-// again, and how long to wait first. paced says the token's pacer already
-// holds the next attempt until the pause Notion asked for is over.
-func (t *Transport) retryWait(req *http.Request, e *Error, n int, paced bool, st *transportState) (time.Duration, bool) {
-	p := t.Retry
-	ctx := req.Context()
-	if n >= p.maxAttempts() || ctx.Err() != nil || !rewindable(req) {
-		return 0, false
+// retry is the verdict on a failed attempt other than a 401: wait and
+// send again, or stop with e.
+func (c *call) retry(e *Error) (time.Duration, *Error) {
+	p := c.t.Retry
+	if c.ctx.Err() != nil {
+		return 0, c.ended()
 	}
+	if !c.mayResend() {
+		return 0, e
+	}
+	now := c.st.clock.Now()
 	var wait time.Duration
 	switch e.Kind {
 	case Throttled:
 		if e.RetryAfter > 0 {
-			if e.RetryAfter > p.maxWait() || beyondDeadline(ctx, time.Now(), e.RetryAfter) {
-				return 0, false
+			// Whole seconds are rounded up: the wait may end up to a
+			// second sooner, and a deadline after that is worth waiting for.
+			if e.RetryAfter > p.maxWait() || beyondDeadline(c.ctx, now, earliestEnd(e.RetryAfter)) {
+				return 0, e
 			}
-			if paced {
-				return 0, true
+			wait = e.RetryAfter
+			if c.tok != nil && c.tok.pace != nil {
+				wait = 0 // the pace holds the next attempt until the pause is over
 			}
-			return e.RetryAfter, true
+			c.again(e, wait, "")
+			return wait, nil
 		}
-		wait = p.backoff(n)
-		if beyondDeadline(ctx, time.Now(), wait) {
-			return 0, false
+		// No Retry-After: back off, without drawing on the budget (Notion
+		// did not process the request).
+		wait = p.backoff(c.n)
+		if beyondDeadline(c.ctx, now, wait) {
+			return 0, e
 		}
-		return wait, true
+		c.again(e, wait, "")
+		return wait, nil
 	case Conflict:
 	case Unavailable:
-		if e.Reason == ReasonMaybeCommitted || !idempotent(req.Method, req.URL.Path) && !neverSent(e.Err) {
-			return 0, false
+		if e.Reason == ReasonMaybeCommitted || !idempotent(c.req.Method, c.req.URL.Path) && !neverSent(e.Err) {
+			return 0, e
 		}
 	default:
-		return 0, false
+		return 0, e
 	}
-	wait = p.backoff(n)
-	if beyondDeadline(ctx, time.Now(), wait) || !st.budget.take(st.requests.Load(), p.retryRatio(), p.retryBurst()) {
-		return 0, false
+	wait = p.backoff(c.n)
+	if beyondDeadline(c.ctx, now, wait) || !c.st.budget.take(c.st.requests.Load(), p.retryRatio(), p.retryBurst()) {
+		return 0, e
 	}
-	return wait, true
+	if e.StatusCode == 0 || e.StatusCode >= 502 && e.StatusCode <= 504 {
+		c.st.freshConnections()
+	}
+	c.again(e, wait, "")
+	return wait, nil
+}
+
+// earliestEnd is the shortest wait a Retry-After of d may mean: Notion
+// rounds its seconds up, so a whole number of seconds n means a wait in
+// (n-1, n] seconds.
+func earliestEnd(d time.Duration) time.Duration {
+	if d%time.Second == 0 {
+		return d - time.Second + 1
+	}
+	return d
+}
+
+// beyondDeadline reports whether ctx's deadline passes within wait of now.
+func beyondDeadline(ctx context.Context, now time.Time, wait time.Duration) bool {
+	left, ok := leftBefore(ctx, now)
+	return ok && left <= wait
 }
 
 // rewindable reports whether req's body can be sent again.
@@ -253,10 +284,6 @@ func (b *retryBudget) take(sent int64, ratio float64, burst int) bool {
 	b.tokens--
 	return true
 }
-
-// timeNow is the clock used to turn an HTTP-date Retry-After into a
-// duration; tests replace it.
-var timeNow = time.Now
 
 // parseRetryAfter reads a Retry-After value: delta-seconds (Notion sends
 // whole seconds; a decimal is accepted too) or an HTTP date, relative to

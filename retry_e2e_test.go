@@ -646,9 +646,10 @@ func TestRetryCancelDuringPause(t *testing.T) {
 	_, err = e.client.Page.Get(ctx, notionapi.PageID(e.page))
 	elapsed := time.Since(start)
 	ne := notionErr(t, err)
-	assert.ErrorIs(t, err, notionauth.ErrThrottled)
+	assert.Equal(t, notionauth.Canceled, ne.Kind, "the app cancelled it: not a failure to retry")
+	assert.NotErrorIs(t, err, notionauth.ErrThrottled)
 	assert.ErrorIs(t, err, context.Canceled)
-	assert.Equal(t, notionauth.ReasonPaced, ne.Reason)
+	assert.Equal(t, notionauth.ReasonPaced, ne.Reason, "it was waiting for the pause")
 	assert.Zero(t, ne.Attempts)
 	assert.GreaterOrEqual(t, elapsed, 90*time.Millisecond, "it waited for the pause")
 	assert.Less(t, elapsed, 4*time.Second, "until its context ended")
@@ -775,7 +776,7 @@ func TestRetryEvents(t *testing.T) {
 		{Type: notionauth.EventPause, Kind: notionauth.Throttled, StatusCode: 429, Attempt: 2,
 			Reason: notionauth.ReasonRequestRateLimit, Wait: 100 * time.Millisecond},
 		{Type: notionauth.EventRetry, Kind: notionauth.Throttled, StatusCode: 429, Attempt: 2,
-			Reason: notionauth.ReasonRequestRateLimit, Wait: 0},
+			Reason: notionauth.ReasonRequestRateLimit, Wait: 0}, // the pace holds it: see the wait
 		{Type: notionauth.EventWait, Kind: notionauth.Throttled, Attempt: 3},
 	}
 	for i := range want {

@@ -83,7 +83,7 @@ func TestRetryPolicyDefaults(t *testing.T) {
 	assert.Equal(t, DefaultMaxAttempts, zero.maxAttempts())
 	assert.Equal(t, DefaultMaxWait, zero.maxWait())
 	assert.Equal(t, 4, DefaultMaxAttempts)
-	assert.Equal(t, 60*time.Second, DefaultMaxWait)
+	assert.Equal(t, 61*time.Second, DefaultMaxWait, "Notion's window and a second")
 
 	set := RetryPolicy{MaxAttempts: 1, MaxWait: 5 * time.Second}
 	require.NoError(t, set.validate())
