@@ -517,7 +517,7 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	}
 	body, _ := readBounded(resp.Body)
 	resp.Body.Close()
-	pe := classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "")
+	pe := classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "", time.Now())
 	if pe.Kind != AuthRevoked || pe.Code != CodeUnauthorized {
 		// Unknown: the cause must not match errors.Is(err, ErrAuthRevoked)
 		// (or any other verdict) through Unwrap.
@@ -582,7 +582,7 @@ func failure(req *http.Request, resp *http.Response, err error, attempts int) *E
 	}
 	body, rerr := readBounded(resp.Body)
 	resp.Body.Close()
-	e := classify(resp.StatusCode, resp.Header, body, req.Method, req.URL.Path, req.URL.RawQuery)
+	e := classify(resp.StatusCode, resp.Header, body, req.Method, req.URL.Path, req.URL.RawQuery, time.Now())
 	e.Attempts = attempts
 	if rerr != nil {
 		e.Err = rerr

@@ -356,11 +356,11 @@ func CheckResponse(resp *http.Response) error {
 		}
 	}
 	if resp.Body == nil {
-		return classify(resp.StatusCode, resp.Header, nil, method, path, query)
+		return classify(resp.StatusCode, resp.Header, nil, method, path, query, time.Now())
 	}
 	body, err := readBounded(resp.Body)
 	resp.Body = &replayBody{Reader: io.MultiReader(bytes.NewReader(body), resp.Body), Closer: resp.Body}
-	e := classify(resp.StatusCode, resp.Header, body, method, path, query)
+	e := classify(resp.StatusCode, resp.Header, body, method, path, query, time.Now())
 	if err != nil && e.Err == nil {
 		e.Err = err
 	}
@@ -467,7 +467,9 @@ func jsonScalar(raw json.RawMessage) string {
 }
 
 // classify builds the *Error for a response with a status of 400 or more.
-func classify(status int, h http.Header, body []byte, method, path, query string) *Error {
+// now is the time the response arrived: an HTTP-date Retry-After is read
+// relative to it. classify reads no clock of its own.
+func classify(status int, h http.Header, body []byte, method, path, query string, now time.Time) *Error {
 	e := &Error{StatusCode: status, Method: method, Path: path}
 	b, notion := parseErrorBody(body)
 	reqID := h.Get(HeaderRequestID)
@@ -493,7 +495,6 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 	}
 	switch e.Kind {
 	case Throttled:
-		now := timeNow()
 		hdr, hok := parseRetryAfter(h.Get(HeaderRetryAfter), now)
 		data, dok := parseRetryAfter(b.retryAfter, now)
 		switch {

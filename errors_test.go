@@ -568,14 +568,11 @@ func TestCheckResponseFixturesCovered(t *testing.T) {
 	}
 }
 
-// TestCheckResponseRetryAfterHTTPDate swaps timeNow, so it must not run in
-// parallel with anything that classifies.
-func TestCheckResponseRetryAfterHTTPDate(t *testing.T) {
+// TestClassifyRetryAfterHTTPDate: an HTTP-date Retry-After is read
+// relative to the time classify is given, not a clock of its own.
+func TestClassifyRetryAfterHTTPDate(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, time.June, 3, 10, 30, 0, 0, time.UTC)
-	saved := timeNow
-	timeNow = func() time.Time { return now }
-	t.Cleanup(func() { timeNow = saved })
-
 	tests := []struct {
 		name       string
 		retryAfter string
@@ -589,15 +586,28 @@ func TestCheckResponseRetryAfterHTTPDate(t *testing.T) {
 		{"far future is capped", now.Add(72 * time.Hour).Format(http.TimeFormat), 24 * time.Hour},
 		{"malformed date", "Tue, 31 Foo 2025 10:30:00 GMT", 0},
 	}
+	body := readTestdata(t, "notion/rate_limited_plain.json")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := newTestResponse(t, 429, "GET", fxAPI+"/v1/users", notionHdr("Retry-After", tc.retryAfter),
-				readTestdata(t, "notion/rate_limited_plain.json"))
-			e := checkError(t, resp)
+			t.Parallel()
+			e := classify(429, notionHdr("Retry-After", tc.retryAfter), body, "GET", "/v1/users", "", now)
 			assert.Equal(t, Throttled, e.Kind)
 			assert.Equal(t, tc.want, e.RetryAfter)
 		})
 	}
+}
+
+// TestCheckResponseRetryAfterHTTPDate: CheckResponse, which has no clock
+// to be given, reads an HTTP-date against the current time.
+func TestCheckResponseRetryAfterHTTPDate(t *testing.T) {
+	t.Parallel()
+	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	resp := newTestResponse(t, 429, "GET", fxAPI+"/v1/users", notionHdr("Retry-After", date),
+		readTestdata(t, "notion/rate_limited_plain.json"))
+	e := checkError(t, resp)
+	assert.Equal(t, Throttled, e.Kind)
+	// The date has whole seconds, and the test may be slow: about an hour.
+	assert.InDelta(t, time.Hour, e.RetryAfter, float64(time.Minute), "RetryAfter = %v", e.RetryAfter)
 }
 
 func TestCheckResponseSuccessIsNil(t *testing.T) {

@@ -73,7 +73,7 @@ func FuzzParseErrorBody(f *testing.F) {
 				{HeaderRequestID: {"r"}},
 				{HeaderCFRay: {"ray"}, "Content-Type": {"text/html"}},
 			} {
-				e := classify(status, h, body, "GET", "/v1/pages/"+fxPage, "")
+				e := classify(status, h, body, "GET", "/v1/pages/"+fxPage, "", retryNow)
 				checkFuzzError(t, e, status)
 			}
 		}

@@ -649,7 +649,7 @@ func (c *Config) send(ctx context.Context, path string, body any) (*answer, *Err
 		if status < 400 {
 			status = http.StatusBadRequest
 		}
-		e := classify(status, resp.Header, raw, http.MethodPost, path, "")
+		e := classify(status, resp.Header, raw, http.MethodPost, path, "", time.Now())
 		e.StatusCode, e.Attempts = resp.StatusCode, 1
 		e.Message = joinMessage(strconv.Itoa(resp.StatusCode)+" answer with an error body", e.Message)
 		return nil, e

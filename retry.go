@@ -254,10 +254,6 @@ func (b *retryBudget) take(sent int64, ratio float64, burst int) bool {
 	return true
 }
 
-// timeNow is the clock used to turn an HTTP-date Retry-After into a
-// duration; tests replace it.
-var timeNow = time.Now
-
 // parseRetryAfter reads a Retry-After value: delta-seconds (Notion sends
 // whole seconds; a decimal is accepted too) or an HTTP date, relative to
 // now. A date in the past means 0. Empty, negative or malformed values are
