@@ -35,10 +35,14 @@ const (
 	// Throttled: Notion asked to slow down (429 rate_limited, 529). Wait
 	// [Error.RetryAfter]; the token is fine.
 	Throttled
-	// PermissionLost: one object is no longer reachable (403
-	// restricted_resource, 404 object_not_found): it was deleted or is no
-	// longer shared with the connection, or the workspace hit its block
-	// limit. [Error.ObjectID] names the object. The token is fine.
+	// PermissionLost: Notion refused access (403 restricted_resource, 404
+	// object_not_found). Usually one object is no longer reachable: it was
+	// deleted or is no longer shared with the connection, and
+	// [Error.ObjectID] names it. [Error.Reason] tells the other cases
+	// apart: [ReasonMissingCapability] (the connection's capabilities do
+	// not allow the endpoint; sharing again will not help) and
+	// [ReasonBlockLimit] (the workspace hit its block limit). The token is
+	// fine.
 	PermissionLost
 	// Blocked: Notion or its edge refused the request outright (429
 	// public_api_request_blocked, a Cloudflare 401/403 page). Retrying will
@@ -107,7 +111,18 @@ const (
 	// ReasonBlockLimit marks a 403 that says the Free workspace is over its
 	// block limit. Notion does not publish the exact shape of that answer;
 	// notionauth looks for "block limit" in the message and additional_data.
+	// It wins over ReasonMissingCapability.
 	ReasonBlockLimit = "block_limit"
+	// ReasonMissingCapability marks a 403 restricted_resource about the
+	// connection, not a page: its capabilities, set in Notion's integration
+	// settings (read content, insert content, read comments, user
+	// information, ...), do not allow this endpoint. Sharing the page again
+	// will not help; ObjectID is empty. Notion says so only in the message
+	// ("Insufficient permissions for this endpoint."), so notionauth looks
+	// for "insufficient permissions" or "capabilit", in any case, in the
+	// message of a 403; "API token does not have access to this resource."
+	// is about sharing and keeps ObjectID.
+	ReasonMissingCapability = "missing_capability"
 	// ReasonEdge marks a response that did not come from Notion's API: an
 	// HTML or other non-JSON page, or a Cloudflare answer (cf-ray) without a
 	// Notion request id. Such a response is never AuthRevoked and never
@@ -488,7 +503,7 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 		e.Message = edgeMessage(h, body)
 	} else {
 		e.Code, e.Message, e.Reason = b.code, b.message, b.reason
-		e.Kind = notionKind(status, b.code, b.reason, isOAuthPath(path))
+		e.Kind = notionKind(status, b.code, b.reason, b.message, isOAuthPath(path))
 		if e.Kind == InvalidRequest && b.code == CodeInvalidClient {
 			e.Message = joinMessage("the OAuth client credentials (client id or secret) are wrong", b.message)
 		}
@@ -513,16 +528,37 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 			e.ObjectID, _ = parseID(b.committedID)
 		}
 	case PermissionLost:
-		e.ObjectID = objectID(path, query, b.message)
-		if b.blockLimit {
+		switch {
+		case b.blockLimit:
 			e.Reason = ReasonBlockLimit
+			e.ObjectID = objectID(path, query, b.message)
+		case status == 403 && mentionsCapability(b.message):
+			// About the connection, not an object: an id in the
+			// path would send the user to re-share the wrong thing.
+			e.Reason = ReasonMissingCapability
+		default:
+			e.ObjectID = objectID(path, query, b.message)
 		}
 	}
 	return e
 }
 
+// mentionsCapability reports whether a 403's message says the connection
+// lacks a capability ("Insufficient permissions for this endpoint.").
+func mentionsCapability(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "insufficient permissions") || strings.Contains(msg, "capabilit")
+}
+
+// mentionsProperty reports whether a 404's message is about a database
+// property ("Could not find property with ID: ...", "... with name or id:
+// ..."), not about a page, block, database or data source.
+func mentionsProperty(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "could not find property")
+}
+
 // notionKind maps a JSON error answered by Notion itself.
-func notionKind(status int, code, reason string, oauth bool) Kind {
+func notionKind(status int, code, reason, message string, oauth bool) Kind {
 	switch {
 	case status == 429:
 		if reason == ReasonRequestBlocked {
@@ -547,6 +583,10 @@ func notionKind(status int, code, reason string, oauth bool) Kind {
 		return InvalidRequest
 	case status == 401:
 		return AuthRevoked
+	case status == 404 && code == CodeObjectNotFound && mentionsProperty(message):
+		// A property id the schema does not have: the request is
+		// wrong, nothing was unshared.
+		return InvalidRequest
 	case status == 403, status == 404:
 		return PermissionLost
 	case status == 409:
@@ -752,7 +792,7 @@ func KindOf(err error) Kind {
 	}
 	var ne *notionapi.Error
 	if errors.As(err, &ne) {
-		return kindOfNotion(ne.Status, string(ne.Code), false)
+		return kindOfNotion(ne.Status, string(ne.Code), ne.Message, false)
 	}
 	var rl *notionapi.RateLimitedError
 	if errors.As(err, &rl) {
@@ -760,7 +800,7 @@ func KindOf(err error) Kind {
 	}
 	var te *notionapi.TokenCreateError
 	if errors.As(err, &te) {
-		return kindOfNotion(0, string(te.Code), true)
+		return kindOfNotion(0, string(te.Code), te.Message, true)
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -768,15 +808,15 @@ func KindOf(err error) Kind {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		code := re.ErrorCode
+		code, msg := re.ErrorCode, re.ErrorDescription
 		if code == "" {
 			// oauth2 reads only the OAuth shape ("error"); Notion may
 			// answer {"object":"error","code":...} instead.
 			if b, ok := parseErrorBody(re.Body); ok {
-				code = b.code
+				code, msg = b.code, b.message
 			}
 		}
-		return kindOfNotion(status, code, true)
+		return kindOfNotion(status, code, msg, true)
 	}
 	if errors.Is(err, context.Canceled) {
 		return Unclassified
@@ -790,16 +830,16 @@ func KindOf(err error) Kind {
 	return Unclassified
 }
 
-// kindOfNotion classifies an error known only by its status (0 if lost)
-// and code, as notionapi and oauth2 report them.
-func kindOfNotion(status int, code string, oauth bool) Kind {
+// kindOfNotion classifies an error known only by its status (0 if lost),
+// code and message, as notionapi and oauth2 report them.
+func kindOfNotion(status int, code, message string, oauth bool) Kind {
 	if status == 0 {
 		status = statusOfCode(code)
 	}
 	if status == 0 {
 		return Unclassified
 	}
-	return notionKind(status, code, "", oauth)
+	return notionKind(status, code, "", message, oauth)
 }
 
 // statusOfCode is the status Notion answers each code with.
