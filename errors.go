@@ -56,6 +56,11 @@ const (
 	// Unavailable: Notion is failing (5xx, gateway pages) or could not be
 	// reached (network errors). Retry later.
 	Unavailable
+	// Canceled: the app cancelled the call's context. There is nothing to
+	// retry and nothing wrong with the token or the request. The Error
+	// unwraps to context.Canceled, so errors.Is(err, context.Canceled)
+	// holds; no ErrX sentinel matches it.
+	Canceled
 )
 
 var kindNames = [...]string{
@@ -67,6 +72,7 @@ var kindNames = [...]string{
 	InvalidRequest: "invalid request",
 	Conflict:       "conflict",
 	Unavailable:    "unavailable",
+	Canceled:       "canceled",
 }
 
 // String returns the Kind's name in lower case, such as "auth revoked".
@@ -79,7 +85,9 @@ func (k Kind) String() string {
 
 // Sentinels matched by [Error.Is]: errors.Is(err, ErrThrottled) reports
 // whether err is an *[Error] of Kind [Throttled], however deeply it is wrapped
-// (by net/http's *url.Error, by fmt.Errorf("%w"), ...).
+// (by net/http's *url.Error, by fmt.Errorf("%w"), ...). Each Kind has one,
+// except [Unclassified] and [Canceled] (match the latter with
+// errors.Is(err, context.Canceled)).
 var (
 	ErrAuthRevoked    = errors.New("notionauth: auth revoked")
 	ErrThrottled      = errors.New("notionauth: throttled")
@@ -90,7 +98,9 @@ var (
 	ErrUnavailable    = errors.New("notionauth: unavailable")
 )
 
+// sentinels holds each Kind's sentinel; nil for Unclassified and Canceled.
 var sentinels = [...]error{
+	Unclassified:   nil,
 	AuthRevoked:    ErrAuthRevoked,
 	Throttled:      ErrThrottled,
 	PermissionLost: ErrPermissionLost,
@@ -98,6 +108,7 @@ var sentinels = [...]error{
 	InvalidRequest: ErrInvalidRequest,
 	Conflict:       ErrConflict,
 	Unavailable:    ErrUnavailable,
+	Canceled:       nil,
 }
 
 // Values of [Error.Reason].
@@ -278,9 +289,14 @@ func (e *Error) GoString() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is reports whether target is the sentinel of e's Kind (ErrAuthRevoked for
-// AuthRevoked, and so on).
+// AuthRevoked, and so on). An Error of Kind Unclassified or Canceled, or of
+// an unknown Kind, matches no sentinel.
 func (e *Error) Is(target error) bool {
-	return e.Kind > Unclassified && int(e.Kind) < len(sentinels) && target == sentinels[e.Kind]
+	if e.Kind < 0 || int(e.Kind) >= len(sentinels) {
+		return false
+	}
+	s := sentinels[e.Kind]
+	return s != nil && target == s
 }
 
 // oneLine makes s safe to quote in a one-line message: control characters
@@ -779,9 +795,11 @@ func lowerASCII(c byte) byte {
 //     Transport (a 401 read this way is unconfirmed, and a blocked 429 cannot
 //     be told from throttling, since notionapi drops additional_data);
 //   - golang.org/x/oauth2's *oauth2.RetrieveError from a token endpoint;
+//   - context.Canceled, however wrapped (a dial or a read cut short by it
+//     too), which is [Canceled];
 //   - network failures and deadlines, which are [Unavailable].
 //
-// A nil error, a cancelled context and anything else are [Unclassified].
+// A nil error and anything else are [Unclassified].
 func KindOf(err error) Kind {
 	if err == nil {
 		return Unclassified
@@ -819,7 +837,7 @@ func KindOf(err error) Kind {
 		return kindOfNotion(status, code, msg, true)
 	}
 	if errors.Is(err, context.Canceled) {
-		return Unclassified
+		return Canceled
 	}
 	var op *net.OpError
 	var dns *net.DNSError

@@ -918,6 +918,35 @@ func TestErrorAs(t *testing.T) {
 	}
 }
 
+// canceledCtx returns a context that is already cancelled.
+func canceledCtx() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// TestKindValues: the Kinds' values are part of the API (apps store and
+// compare them), so a new Kind goes at the end.
+func TestKindValues(t *testing.T) {
+	t.Parallel()
+	for want, k := range []Kind{Unclassified, AuthRevoked, Throttled, PermissionLost, Blocked, InvalidRequest, Conflict, Unavailable, Canceled} {
+		assert.Equal(t, want, int(k), "%v", k)
+	}
+}
+
+func TestErrorCanceled(t *testing.T) {
+	t.Parallel()
+	e := &Error{Kind: Canceled, Method: "GET", Path: "/v1/users/me", Message: "no response", Err: context.Canceled}
+	var err error = &url.Error{Op: "Get", URL: fxAPI + "/v1/users/me", Err: e}
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	for k, s := range allSentinels {
+		assert.NotErrorIs(t, err, s, "a Canceled error matches the sentinel of %v", k)
+	}
+	assert.Equal(t, Canceled, KindOf(err))
+	assert.Equal(t, "notionauth: GET /v1/users/me: canceled: no response: context canceled", e.Error())
+}
+
 func TestErrorUnwrap(t *testing.T) {
 	t.Parallel()
 	e := &Error{Kind: Unavailable, Err: fmt.Errorf("dial: %w", context.DeadlineExceeded)}
@@ -941,7 +970,8 @@ func TestKindString(t *testing.T) {
 		{InvalidRequest, "invalid request"},
 		{Conflict, "conflict"},
 		{Unavailable, "unavailable"},
-		{Unavailable + 1, "Kind(8)"},
+		{Canceled, "canceled"},
+		{Canceled + 1, "Kind(9)"},
 		{Kind(-1), "Kind(-1)"},
 		{Kind(1 << 20), "Kind(1048576)"},
 	}
@@ -1298,9 +1328,14 @@ func TestKindOf(t *testing.T) {
 		{"unexpected EOF", urlErr(io.ErrUnexpectedEOF), Unavailable},
 		{"deadline", context.DeadlineExceeded, Unavailable},
 		{"deadline in url.Error", urlErr(context.DeadlineExceeded), Unavailable},
-		{"canceled", context.Canceled, Unclassified},
-		{"canceled in url.Error", urlErr(context.Canceled), Unclassified},
-		{"canceled dial", &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}, Unclassified},
+		{"canceled", context.Canceled, Canceled},
+		{"canceled in url.Error", urlErr(context.Canceled), Canceled},
+		{"canceled in fmt.Errorf", fmt.Errorf("sync: %w", context.Canceled), Canceled},
+		{"canceled in errors.Join", errors.Join(errors.New("other"), context.Canceled), Canceled},
+		{"canceled dial", &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}, Canceled},
+		{"canceled dial in url.Error", urlErr(&net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}), Canceled},
+		{"cause of a canceled context", context.Cause(canceledCtx()), Canceled},
+		{"*Error of Kind Canceled", urlErr(&Error{Kind: Canceled, Err: context.Canceled}), Canceled},
 		{"plain error", errors.New("boom"), Unclassified},
 		{"io.EOF", io.EOF, Unclassified},
 	}
