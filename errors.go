@@ -797,6 +797,14 @@ func lowerASCII(c byte) byte {
 //   - golang.org/x/oauth2's *oauth2.RetrieveError from a token endpoint;
 //   - context.Canceled, however wrapped (a dial or a read cut short by it
 //     too), which is [Canceled];
+//   - a [Store]'s errors: [ErrGrantNotFound] is [InvalidRequest] (connect
+//     first); so is a store that needs fixing, as retrying will not help:
+//     data that the key given cannot read ([ErrWrongKey], [ErrKeyRequired],
+//     [ErrNotEncrypted]), damaged data ([ErrCorrupt]), an unknown format
+//     ([ErrUnsupportedFormat]) and a key of the wrong size
+//     ([KeySizeError]). Any other *[StoreError] is the backend failing (an
+//     *fs.PathError, a lock, a full disk, a server-backed store out of
+//     reach) and is [Unavailable];
 //   - network failures and deadlines, which are [Unavailable].
 //
 // A nil error and anything else are [Unclassified].
@@ -839,6 +847,13 @@ func KindOf(err error) Kind {
 	if errors.Is(err, context.Canceled) {
 		return Canceled
 	}
+	if errors.Is(err, ErrGrantNotFound) || isStoreConfigError(err) {
+		return InvalidRequest
+	}
+	var se *StoreError
+	if errors.As(err, &se) {
+		return Unavailable
+	}
 	var op *net.OpError
 	var dns *net.DNSError
 	if errors.As(err, &op) || errors.As(err, &dns) || errors.Is(err, context.DeadlineExceeded) ||
@@ -846,6 +861,19 @@ func KindOf(err error) Kind {
 		return Unavailable
 	}
 	return Unclassified
+}
+
+// isStoreConfigError reports whether err says a store must be fixed
+// (its key, its data) before it can work.
+func isStoreConfigError(err error) bool {
+	for _, target := range [...]error{ErrWrongKey, ErrCorrupt, ErrKeyRequired, ErrNotEncrypted, ErrUnsupportedFormat} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var ks KeySizeError
+	var ksp *KeySizeError
+	return errors.As(err, &ks) || errors.As(err, &ksp)
 }
 
 // kindOfNotion classifies an error known only by its status (0 if lost),

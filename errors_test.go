@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -1392,4 +1394,111 @@ func TestMentionsProperty(t *testing.T) {
 			assert.Equal(t, tc.want, mentionsProperty(tc.msg))
 		})
 	}
+}
+
+func TestKindOfStoreErrors(t *testing.T) {
+	t.Parallel()
+	storeErr := func(err error) error {
+		return &StoreError{Op: "get", Key: "ws-1", Path: "/var/lib/app/grants", Err: err}
+	}
+	pathErr := &fs.PathError{Op: "open", Path: "/var/lib/app/grants", Err: syscall.EACCES}
+	tests := []struct {
+		name string
+		err  error
+		want Kind
+	}{
+		{"grant not found", ErrGrantNotFound, InvalidRequest},
+		{"grant not found wrapped", fmt.Errorf("load ws-1: %w", ErrGrantNotFound), InvalidRequest},
+		{"grant not found behind the Transport", &url.Error{Op: "Get", URL: fxAPI, Err: fmt.Errorf("token: %w", ErrGrantNotFound)}, InvalidRequest},
+
+		{"wrong key", storeErr(ErrWrongKey), InvalidRequest},
+		{"corrupt", storeErr(fmt.Errorf("%w: truncated JSON", ErrCorrupt)), InvalidRequest},
+		{"key required", storeErr(ErrKeyRequired), InvalidRequest},
+		{"not encrypted", storeErr(ErrNotEncrypted), InvalidRequest},
+		{"unsupported format", storeErr(fmt.Errorf("%w: 7", ErrUnsupportedFormat)), InvalidRequest},
+		{"key size", storeErr(KeySizeError(16)), InvalidRequest},
+		{"key size, bare", KeySizeError(0), InvalidRequest},
+		{"key size, pointer", func() error { k := KeySizeError(5); return &k }(), InvalidRequest},
+		{"wrong key, bare", ErrWrongKey, InvalidRequest},
+
+		{"path error", storeErr(pathErr), Unavailable},
+		{"disk full", storeErr(&fs.PathError{Op: "write", Path: "/var/lib/app/grants.tmp", Err: syscall.ENOSPC}), Unavailable},
+		{"lock error", storeErr(fmt.Errorf("flock: %w", syscall.ENOLCK)), Unavailable},
+		{"unsupported platform", storeErr(errors.ErrUnsupported), Unavailable},
+		{"server-backed store unreachable", storeErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), Unavailable},
+		{"store error in fmt.Errorf", fmt.Errorf("refresh: %w", storeErr(errors.New("redis: connection pool timeout"))), Unavailable},
+		{"store error cancelled", storeErr(context.Canceled), Canceled},
+
+		{"bare path error is not a store's", pathErr, Unclassified},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, KindOf(tc.err), "KindOf(%v)", tc.err)
+		})
+	}
+}
+
+// TestKindOfFileStoreErrors classifies what a real FileStore returns.
+func TestKindOfFileStoreErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// getErr returns the error of s.Get, requiring it to match cause.
+	getErr := func(t *testing.T, s *FileStore, cause error) error {
+		t.Helper()
+		_, err := s.Get(ctx, "ws-1")
+		require.ErrorIs(t, err, cause)
+		return err
+	}
+	encrypted := func(t *testing.T) string {
+		s := newFileStore(t, newKey(t))
+		putGrant(t, s, "ws-1")
+		return s.Path
+	}
+	plaintext := func(t *testing.T) string {
+		s := newFileStore(t, nil)
+		putGrant(t, s, "ws-1")
+		return s.Path
+	}
+	tests := []struct {
+		name  string
+		store func(t *testing.T) *FileStore
+		cause error
+	}{
+		{"grant not found", func(t *testing.T) *FileStore { return newFileStore(t, nil) }, ErrGrantNotFound},
+		{"wrong key", func(t *testing.T) *FileStore { return &FileStore{Path: encrypted(t), Key: newKey(t)} }, ErrWrongKey},
+		{"key required", func(t *testing.T) *FileStore { return &FileStore{Path: encrypted(t)} }, ErrKeyRequired},
+		{"not encrypted", func(t *testing.T) *FileStore { return &FileStore{Path: plaintext(t), Key: newKey(t)} }, ErrNotEncrypted},
+		{"corrupt", func(t *testing.T) *FileStore {
+			s := newFileStore(t, nil)
+			require.NoError(t, os.WriteFile(s.Path, []byte(`{"version":1,"grants":{`), 0o600))
+			return s
+		}, ErrCorrupt},
+		{"empty key", func(t *testing.T) *FileStore {
+			return &FileStore{Path: filepath.Join(t.TempDir(), "grants"), Key: []byte{}}
+		}, KeySizeError(0)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := getErr(t, tc.store(t), tc.cause)
+			assert.Equal(t, InvalidRequest, KindOf(err), "KindOf(%v)", err)
+		})
+	}
+	t.Run("NewFileStore key size", func(t *testing.T) {
+		t.Parallel()
+		_, err := NewFileStore(filepath.Join(t.TempDir(), "grants"), make([]byte, 16))
+		require.ErrorIs(t, err, KeySizeError(16))
+		assert.Equal(t, InvalidRequest, KindOf(err))
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		t.Parallel()
+		s := &FileStore{Path: filepath.Join(t.TempDir(), "no-such-dir", "grants")}
+		_, err := s.Get(ctx, "ws-1")
+		var se *StoreError
+		require.ErrorAs(t, err, &se)
+		var pe *fs.PathError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, Unavailable, KindOf(err))
+	})
 }
