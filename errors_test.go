@@ -873,7 +873,7 @@ var allSentinels = map[Kind]error{
 
 func TestErrorIsSentinels(t *testing.T) {
 	t.Parallel()
-	kinds := []Kind{Unclassified, AuthRevoked, Throttled, PermissionLost, Blocked, InvalidRequest, Conflict, Unavailable, Kind(42), Kind(-1)}
+	kinds := []Kind{Unclassified, AuthRevoked, Throttled, PermissionLost, Blocked, InvalidRequest, Conflict, Unavailable, Canceled, Kind(42), Kind(-1)}
 	wraps := []struct {
 		name string
 		wrap func(error) error
@@ -899,6 +899,57 @@ func TestErrorIsSentinels(t *testing.T) {
 			})
 		}
 	}
+}
+
+// exportedSentinels is every ErrX that Error.Is may match.
+var exportedSentinels = []error{
+	ErrAuthRevoked, ErrThrottled, ErrPermissionLost, ErrBlocked, ErrInvalidRequest, ErrConflict, ErrUnavailable,
+}
+
+// TestErrorIsExactlyOneSentinel: for every Kind, an *Error matches exactly
+// one exported sentinel (none for Unclassified and Canceled), wrapped or
+// not, and no two Kinds share one.
+func TestErrorIsExactlyOneSentinel(t *testing.T) {
+	t.Parallel()
+	wraps := []struct {
+		name string
+		wrap func(error) error
+	}{
+		{"direct", func(err error) error { return err }},
+		{"url.Error", func(err error) error { return &url.Error{Op: "Get", URL: fxAPI + "/v1/users/me", Err: err} }},
+		{"fmt.Errorf", func(err error) error { return fmt.Errorf("sync workspace: %w", err) }},
+		{"fmt.Errorf of url.Error", func(err error) error {
+			return fmt.Errorf("sync workspace: %w", &url.Error{Op: "Post", URL: fxAPI + "/v1/search", Err: err})
+		}},
+	}
+	owner := map[error]Kind{}
+	// Every named Kind, so that one added later is checked too.
+	for k := Kind(0); int(k) < len(kindNames); k++ {
+		want := 1
+		if k == Unclassified || k == Canceled {
+			want = 0
+		}
+		for _, w := range wraps {
+			// A cause that is itself a Kind's business must not add a
+			// match through Unwrap.
+			err := w.wrap(&Error{Kind: k, StatusCode: 400, Err: context.Canceled})
+			var matched []error
+			for _, s := range exportedSentinels {
+				if errors.Is(err, s) {
+					matched = append(matched, s)
+				}
+			}
+			require.Len(t, matched, want, "%v (%s) matches %v", k, w.name, matched)
+			if want == 1 {
+				assert.Equal(t, "notionauth: "+k.String(), matched[0].Error(), "%v matches the sentinel of another Kind", k)
+				if prev, ok := owner[matched[0]]; ok {
+					assert.Equal(t, prev, k, "%v and %v share the sentinel %v", prev, k, matched[0])
+				}
+				owner[matched[0]] = k
+			}
+		}
+	}
+	assert.Len(t, owner, len(exportedSentinels), "a sentinel no Kind matches")
 }
 
 func TestErrorAs(t *testing.T) {
