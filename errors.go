@@ -135,9 +135,10 @@ const (
 	// is about sharing and keeps ObjectID.
 	ReasonMissingCapability = "missing_capability"
 	// ReasonEdge marks a response that did not come from Notion's API: an
-	// HTML or other non-JSON page, or a Cloudflare answer (cf-ray) without a
-	// Notion request id. Such a response is never AuthRevoked and never
-	// PermissionLost.
+	// HTML or other non-JSON page, a Cloudflare answer (cf-ray) without a
+	// Notion request id, or a 401 without both Notion's error shape
+	// ("object":"error") and a request id (an app's own proxy or gateway).
+	// Such a response is never AuthRevoked and never PermissionLost.
 	ReasonEdge = "edge"
 	// ReasonUnconfirmed marks a 401 that the Transport could not confirm:
 	// its probe of the token failed for another reason (network, 5xx, 429).
@@ -504,11 +505,18 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 	e := &Error{StatusCode: status, Method: method, Path: path}
 	b, notion := parseErrorBody(body)
 	reqID := h.Get(HeaderRequestID)
+	hasID := reqID != "" || b.requestID != ""
+	oauth := isOAuthPath(path)
 	// A JSON answer with a cf-ray but no Notion request id anywhere came
 	// from the edge, except the token endpoint's OAuth-shaped errors, which
 	// carry no request_id and which the edge never produces.
-	edge := !notion || (reqID == "" && b.requestID == "" && h.Get(HeaderCFRay) != "" &&
-		!(b.oauthShape && isOAuthPath(path)))
+	edge := !notion || (!hasID && h.Get(HeaderCFRay) != "" && !(b.oauthShape && oauth))
+	// Only Notion may say a token is gone, and its errors carry
+	// "object":"error" and a request id: a 401 without both came from
+	// the app's own proxy or gateway, whatever its JSON says.
+	if status == 401 && !oauth && (b.object != "error" || !hasID) {
+		edge = true
+	}
 	e.RequestID = b.requestID
 	if e.RequestID == "" {
 		e.RequestID = reqID
@@ -519,7 +527,7 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 		e.Message = edgeMessage(h, body)
 	} else {
 		e.Code, e.Message, e.Reason = b.code, b.message, b.reason
-		e.Kind = notionKind(status, b.code, b.reason, b.message, isOAuthPath(path))
+		e.Kind = notionKind(status, b.code, b.reason, b.message, oauth)
 		if e.Kind == InvalidRequest && b.code == CodeInvalidClient {
 			e.Message = joinMessage("the OAuth client credentials (client id or secret) are wrong", b.message)
 		}

@@ -181,6 +181,23 @@ func checkCases() []checkCase {
 			body: "\r\n  " + `{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}` + "\n",
 			want: Error{Kind: AuthRevoked, Code: CodeUnauthorized, RequestID: fxHdrReqID}},
 
+		// An app's own proxy or gateway answering 401 in JSON: Notion's
+		// errors carry "object":"error" and a request id, and nothing
+		// else may say the token is gone.
+		{name: "401 proxy json is not token loss", status: 401, url: "/v1/users/me",
+			header: header(nil, "Content-Type", "application/json"), body: `{"error":"unauthorized"}`,
+			want: Error{Kind: Blocked, Reason: ReasonEdge}},
+		{name: "401 proxy json with a forwarded request id is not token loss", status: 401, url: "/v1/users/me",
+			header: notionHdr(), body: `{"error":"unauthorized","message":"API token is invalid."}`,
+			want: Error{Kind: Blocked, Reason: ReasonEdge, RequestID: fxHdrReqID}},
+		{name: "401 proxy json with a code is not token loss", status: 401, url: "/v1/pages/" + fxPage,
+			header: header(nil, "Content-Type", "application/json"), body: `{"code":"unauthorized","message":"missing session"}`,
+			want: Error{Kind: Blocked, Reason: ReasonEdge}},
+		{name: "401 notion-shaped json without any request id is not token loss", status: 401, url: "/v1/users/me",
+			header: header(nil, "Content-Type", "application/json"),
+			body:   `{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}`,
+			want:   Error{Kind: Blocked, Reason: ReasonEdge}},
+
 		// Cloudflare pages: never token loss, never permission loss.
 		{name: "401 cloudflare html", status: 401, url: "/v1/users/me", header: edgeHdr(),
 			file: "edge/cloudflare_401.html", msg: "Access denied | api.notion.com used Cloudflare to restrict access",
