@@ -49,12 +49,15 @@ const (
 	// not help; the token is fine.
 	Blocked
 	// InvalidRequest: the request itself is wrong (validation_error,
-	// invalid_json, invalid_client, ...). Fix it; never retry it as is.
+	// invalid_json, invalid_client, a property the database does not
+	// have, ...), or the app's setup is (a grant never connected, a
+	// store's key; see [KindOf]). Fix it; never retry it as is.
 	InvalidRequest
 	// Conflict: 409 conflict_error, a data collision. Retry later.
 	Conflict
 	// Unavailable: Notion is failing (5xx, gateway pages) or could not be
-	// reached (network errors). Retry later.
+	// reached (network errors), or a [Store]'s backend failed. Retry
+	// later.
 	Unavailable
 	// Canceled: the app cancelled the call's context. There is nothing to
 	// retry and nothing wrong with the token or the request. The Error
