@@ -35,25 +35,34 @@ const (
 	// Throttled: Notion asked to slow down (429 rate_limited, 529). Wait
 	// [Error.RetryAfter]; the token is fine.
 	Throttled
-	// PermissionLost: one object is no longer reachable (403
-	// restricted_resource, 404 object_not_found): it was deleted or is no
-	// longer shared with the connection, or the workspace hit its block
-	// limit. [Error.ObjectID] names the object. The token is fine.
+	// PermissionLost: Notion refused access (403 restricted_resource, 404
+	// object_not_found). Usually one object is no longer reachable: it was
+	// deleted or is no longer shared with the connection, and
+	// [Error.ObjectID] names it. [Error.Reason] tells the other cases
+	// apart: [ReasonMissingCapability] (the connection's capabilities do
+	// not allow the endpoint; sharing again will not help) and
+	// [ReasonBlockLimit] (the workspace hit its block limit). The token is
+	// fine.
 	PermissionLost
 	// Blocked: Notion or its edge refused the request outright (429
 	// public_api_request_blocked, a Cloudflare 401/403 page). Retrying will
 	// not help; the token is fine.
 	Blocked
 	// InvalidRequest: the request itself is wrong (validation_error,
-	// invalid_json, invalid_client, ...). Fix it; never retry it as is.
+	// invalid_json, invalid_client, a property the database does not
+	// have, ...), or the app's setup is (a grant never connected, a
+	// store's key; see [KindOf]). Fix it; never retry it as is.
 	InvalidRequest
 	// Conflict: 409 conflict_error, a data collision. Retry later.
 	Conflict
 	// Unavailable: Notion is failing (5xx, gateway pages) or could not be
-	// reached (network errors). Retry later.
+	// reached (network errors), or a [Store]'s backend failed. Retry
+	// later.
 	Unavailable
-	// Canceled: the app cancelled the call's context. Nothing to retry.
-	// The Error unwraps to context.Canceled.
+	// Canceled: the app cancelled the call's context. There is nothing to
+	// retry and nothing wrong with the token or the request. The Error
+	// unwraps to context.Canceled, so errors.Is(err, context.Canceled)
+	// holds; no ErrX sentinel matches it.
 	Canceled
 )
 
@@ -79,7 +88,9 @@ func (k Kind) String() string {
 
 // Sentinels matched by [Error.Is]: errors.Is(err, ErrThrottled) reports
 // whether err is an *[Error] of Kind [Throttled], however deeply it is wrapped
-// (by net/http's *url.Error, by fmt.Errorf("%w"), ...).
+// (by net/http's *url.Error, by fmt.Errorf("%w"), ...). Each Kind has one,
+// except [Unclassified] and [Canceled] (match the latter with
+// errors.Is(err, context.Canceled)).
 var (
 	ErrAuthRevoked    = errors.New("notionauth: auth revoked")
 	ErrThrottled      = errors.New("notionauth: throttled")
@@ -90,7 +101,9 @@ var (
 	ErrUnavailable    = errors.New("notionauth: unavailable")
 )
 
+// sentinels holds each Kind's sentinel; nil for Unclassified and Canceled.
 var sentinels = [...]error{
+	Unclassified:   nil,
 	AuthRevoked:    ErrAuthRevoked,
 	Throttled:      ErrThrottled,
 	PermissionLost: ErrPermissionLost,
@@ -98,6 +111,7 @@ var sentinels = [...]error{
 	InvalidRequest: ErrInvalidRequest,
 	Conflict:       ErrConflict,
 	Unavailable:    ErrUnavailable,
+	Canceled:       nil,
 }
 
 // Values of [Error.Reason].
@@ -111,11 +125,23 @@ const (
 	// ReasonBlockLimit marks a 403 that says the Free workspace is over its
 	// block limit. Notion does not publish the exact shape of that answer;
 	// notionauth looks for "block limit" in the message and additional_data.
+	// It wins over ReasonMissingCapability.
 	ReasonBlockLimit = "block_limit"
+	// ReasonMissingCapability marks a 403 restricted_resource about the
+	// connection, not a page: its capabilities, set in Notion's integration
+	// settings (read content, insert content, read comments, user
+	// information, ...), do not allow this endpoint. Sharing the page again
+	// will not help; ObjectID is empty. Notion says so only in the message
+	// ("Insufficient permissions for this endpoint."), so notionauth looks
+	// for "insufficient permissions" or "capabilit", in any case, in the
+	// message of a 403; "API token does not have access to this resource."
+	// is about sharing and keeps ObjectID.
+	ReasonMissingCapability = "missing_capability"
 	// ReasonEdge marks a response that did not come from Notion's API: an
-	// HTML or other non-JSON page, or a Cloudflare answer (cf-ray) without a
-	// Notion request id. Such a response is never AuthRevoked and never
-	// PermissionLost.
+	// HTML or other non-JSON page, a Cloudflare answer (cf-ray) without a
+	// Notion request id, or a 401 without both Notion's error shape
+	// ("object":"error") and a request id (an app's own proxy or gateway).
+	// Such a response is never AuthRevoked and never PermissionLost.
 	ReasonEdge = "edge"
 	// ReasonUnconfirmed marks a 401 that the Transport could not confirm:
 	// its probe of the token failed for another reason (network, 5xx, 429).
@@ -274,9 +300,14 @@ func (e *Error) GoString() string {
 func (e *Error) Unwrap() error { return e.Err }
 
 // Is reports whether target is the sentinel of e's Kind (ErrAuthRevoked for
-// AuthRevoked, and so on).
+// AuthRevoked, and so on). An Error of Kind Unclassified or Canceled, or of
+// an unknown Kind, matches no sentinel.
 func (e *Error) Is(target error) bool {
-	return e.Kind > Unclassified && int(e.Kind) < len(sentinels) && target == sentinels[e.Kind]
+	if e.Kind < 0 || int(e.Kind) >= len(sentinels) {
+		return false
+	}
+	s := sentinels[e.Kind]
+	return s != nil && target == s
 }
 
 // oneLine makes s safe to quote in a one-line message: control characters
@@ -478,15 +509,24 @@ func jsonScalar(raw json.RawMessage) string {
 }
 
 // classify builds the *Error for a response with a status of 400 or more.
+// now is the time the response arrived: an HTTP-date Retry-After is read
+// relative to it. classify reads no clock of its own.
 func classify(status int, h http.Header, body []byte, method, path, query string, now time.Time) *Error {
 	e := &Error{StatusCode: status, Method: method, Path: path}
 	b, notion := parseErrorBody(body)
 	reqID := h.Get(HeaderRequestID)
+	hasID := reqID != "" || b.requestID != ""
+	oauth := isOAuthPath(path)
 	// A JSON answer with a cf-ray but no Notion request id anywhere came
 	// from the edge, except the token endpoint's OAuth-shaped errors, which
 	// carry no request_id and which the edge never produces.
-	edge := !notion || (reqID == "" && b.requestID == "" && h.Get(HeaderCFRay) != "" &&
-		!(b.oauthShape && isOAuthPath(path)))
+	edge := !notion || (!hasID && h.Get(HeaderCFRay) != "" && !(b.oauthShape && oauth))
+	// Only Notion may say a token is gone, and its errors carry
+	// "object":"error" and a request id: a 401 without both came from
+	// the app's own proxy or gateway, whatever its JSON says.
+	if status == 401 && !oauth && (b.object != "error" || !hasID) {
+		edge = true
+	}
 	e.RequestID = b.requestID
 	if e.RequestID == "" {
 		e.RequestID = reqID
@@ -497,7 +537,7 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 		e.Message = edgeMessage(h, body)
 	} else {
 		e.Code, e.Message, e.Reason = b.code, b.message, b.reason
-		e.Kind = notionKind(status, b.code, b.reason, isOAuthPath(path))
+		e.Kind = notionKind(status, b.code, b.reason, b.message, oauth)
 		if e.Kind == InvalidRequest && b.code == CodeInvalidClient {
 			e.Message = joinMessage("the OAuth client credentials (client id or secret) are wrong", b.message)
 		}
@@ -522,16 +562,37 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 			e.ObjectID, _ = parseID(b.committedID)
 		}
 	case PermissionLost:
-		e.ObjectID = objectID(path, query, b.message)
-		if b.blockLimit {
+		switch {
+		case b.blockLimit:
 			e.Reason = ReasonBlockLimit
+			e.ObjectID = objectID(path, query, b.message)
+		case status == 403 && mentionsCapability(b.message):
+			// About the connection, not an object: an id in the
+			// path would send the user to re-share the wrong thing.
+			e.Reason = ReasonMissingCapability
+		default:
+			e.ObjectID = objectID(path, query, b.message)
 		}
 	}
 	return e
 }
 
+// mentionsCapability reports whether a 403's message says the connection
+// lacks a capability ("Insufficient permissions for this endpoint.").
+func mentionsCapability(msg string) bool {
+	msg = strings.ToLower(msg)
+	return strings.Contains(msg, "insufficient permissions") || strings.Contains(msg, "capabilit")
+}
+
+// mentionsProperty reports whether a 404's message is about a database
+// property ("Could not find property with ID: ...", "... with name or id:
+// ..."), not about a page, block, database or data source.
+func mentionsProperty(msg string) bool {
+	return strings.Contains(strings.ToLower(msg), "could not find property")
+}
+
 // notionKind maps a JSON error answered by Notion itself.
-func notionKind(status int, code, reason string, oauth bool) Kind {
+func notionKind(status int, code, reason, message string, oauth bool) Kind {
 	switch {
 	case status == 429:
 		if reason == ReasonRequestBlocked {
@@ -556,6 +617,10 @@ func notionKind(status int, code, reason string, oauth bool) Kind {
 		return InvalidRequest
 	case status == 401:
 		return AuthRevoked
+	case status == 404 && code == CodeObjectNotFound && mentionsProperty(message):
+		// A property id the schema does not have: the request is
+		// wrong, nothing was unshared.
+		return InvalidRequest
 	case status == 403, status == 404:
 		return PermissionLost
 	case status == 409:
@@ -748,9 +813,19 @@ func lowerASCII(c byte) byte {
 //     Transport (a 401 read this way is unconfirmed, and a blocked 429 cannot
 //     be told from throttling, since notionapi drops additional_data);
 //   - golang.org/x/oauth2's *oauth2.RetrieveError from a token endpoint;
+//   - context.Canceled, however wrapped (a dial or a read cut short by it
+//     too), which is [Canceled];
+//   - a [Store]'s errors: [ErrGrantNotFound] is [InvalidRequest] (connect
+//     first); so is a store that needs fixing, as retrying will not help:
+//     data that the key given cannot read ([ErrWrongKey], [ErrKeyRequired],
+//     [ErrNotEncrypted]), damaged data ([ErrCorrupt]), an unknown format
+//     ([ErrUnsupportedFormat]) and a key of the wrong size
+//     ([KeySizeError]). Any other *[StoreError] is the backend failing (an
+//     *fs.PathError, a lock, a full disk, a server-backed store out of
+//     reach) and is [Unavailable];
 //   - network failures and deadlines, which are [Unavailable].
 //
-// A nil error, a cancelled context and anything else are [Unclassified].
+// A nil error and anything else are [Unclassified].
 func KindOf(err error) Kind {
 	if err == nil {
 		return Unclassified
@@ -761,7 +836,7 @@ func KindOf(err error) Kind {
 	}
 	var ne *notionapi.Error
 	if errors.As(err, &ne) {
-		return kindOfNotion(ne.Status, string(ne.Code), false)
+		return kindOfNotion(ne.Status, string(ne.Code), ne.Message, false)
 	}
 	var rl *notionapi.RateLimitedError
 	if errors.As(err, &rl) {
@@ -769,7 +844,7 @@ func KindOf(err error) Kind {
 	}
 	var te *notionapi.TokenCreateError
 	if errors.As(err, &te) {
-		return kindOfNotion(0, string(te.Code), true)
+		return kindOfNotion(0, string(te.Code), te.Message, true)
 	}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
@@ -777,18 +852,25 @@ func KindOf(err error) Kind {
 		if re.Response != nil {
 			status = re.Response.StatusCode
 		}
-		code := re.ErrorCode
+		code, msg := re.ErrorCode, re.ErrorDescription
 		if code == "" {
 			// oauth2 reads only the OAuth shape ("error"); Notion may
 			// answer {"object":"error","code":...} instead.
 			if b, ok := parseErrorBody(re.Body); ok {
-				code = b.code
+				code, msg = b.code, b.message
 			}
 		}
-		return kindOfNotion(status, code, true)
+		return kindOfNotion(status, code, msg, true)
 	}
 	if errors.Is(err, context.Canceled) {
-		return Unclassified
+		return Canceled
+	}
+	if errors.Is(err, ErrGrantNotFound) || isStoreConfigError(err) {
+		return InvalidRequest
+	}
+	var se *StoreError
+	if errors.As(err, &se) {
+		return Unavailable
 	}
 	var op *net.OpError
 	var dns *net.DNSError
@@ -799,16 +881,29 @@ func KindOf(err error) Kind {
 	return Unclassified
 }
 
-// kindOfNotion classifies an error known only by its status (0 if lost)
-// and code, as notionapi and oauth2 report them.
-func kindOfNotion(status int, code string, oauth bool) Kind {
+// isStoreConfigError reports whether err says a store must be fixed
+// (its key, its data) before it can work.
+func isStoreConfigError(err error) bool {
+	for _, target := range [...]error{ErrWrongKey, ErrCorrupt, ErrKeyRequired, ErrNotEncrypted, ErrUnsupportedFormat} {
+		if errors.Is(err, target) {
+			return true
+		}
+	}
+	var ks KeySizeError
+	var ksp *KeySizeError
+	return errors.As(err, &ks) || errors.As(err, &ksp)
+}
+
+// kindOfNotion classifies an error known only by its status (0 if lost),
+// code and message, as notionapi and oauth2 report them.
+func kindOfNotion(status int, code, message string, oauth bool) Kind {
 	if status == 0 {
 		status = statusOfCode(code)
 	}
 	if status == 0 {
 		return Unclassified
 	}
-	return notionKind(status, code, "", oauth)
+	return notionKind(status, code, "", message, oauth)
 }
 
 // statusOfCode is the status Notion answers each code with.

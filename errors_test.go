@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,6 +181,23 @@ func checkCases() []checkCase {
 			body: "\r\n  " + `{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}` + "\n",
 			want: Error{Kind: AuthRevoked, Code: CodeUnauthorized, RequestID: fxHdrReqID}},
 
+		// An app's own proxy or gateway answering 401 in JSON: Notion's
+		// errors carry "object":"error" and a request id, and nothing
+		// else may say the token is gone.
+		{name: "401 proxy json is not token loss", status: 401, url: "/v1/users/me",
+			header: header(nil, "Content-Type", "application/json"), body: `{"error":"unauthorized"}`,
+			want: Error{Kind: Blocked, Reason: ReasonEdge}},
+		{name: "401 proxy json with a forwarded request id is not token loss", status: 401, url: "/v1/users/me",
+			header: notionHdr(), body: `{"error":"unauthorized","message":"API token is invalid."}`,
+			want: Error{Kind: Blocked, Reason: ReasonEdge, RequestID: fxHdrReqID}},
+		{name: "401 proxy json with a code is not token loss", status: 401, url: "/v1/pages/" + fxPage,
+			header: header(nil, "Content-Type", "application/json"), body: `{"code":"unauthorized","message":"missing session"}`,
+			want: Error{Kind: Blocked, Reason: ReasonEdge}},
+		{name: "401 notion-shaped json without any request id is not token loss", status: 401, url: "/v1/users/me",
+			header: header(nil, "Content-Type", "application/json"),
+			body:   `{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}`,
+			want:   Error{Kind: Blocked, Reason: ReasonEdge}},
+
 		// Cloudflare pages: never token loss, never permission loss.
 		{name: "401 cloudflare html", status: 401, url: "/v1/users/me", header: edgeHdr(),
 			file: "edge/cloudflare_401.html", msg: "Access denied | api.notion.com used Cloudflare to restrict access",
@@ -206,27 +225,76 @@ func checkCases() []checkCase {
 			want: Error{Kind: AuthRevoked, Code: CodeUnauthorized, RequestID: fxHdrReqID}},
 		{name: "403 json with cf-ray and header request id is notion", status: 403, url: "/v1/pages/" + fxPage,
 			header: notionHdr(), file: "edge/cf_restricted_resource.json",
-			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, ObjectID: fxPage, RequestID: fxHdrReqID}},
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxHdrReqID}},
 		{name: "403 json with cf-ray and body request id is notion", status: 403, url: "/v1/pages/" + fxPage,
-			header: notionHdr("X-Notion-Request-Id", ""), file: "notion/restricted_resource.json",
+			header: notionHdr("X-Notion-Request-Id", ""), file: "notion/restricted_resource_no_access.json",
 			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, ObjectID: fxPage, RequestID: fxBodyReqID}},
 		{name: "403 json without cf-ray or request id is notion", status: 403, url: "/v1/pages/" + fxPage,
 			header: notionHdr("X-Notion-Request-Id", "", "Cf-Ray", ""), file: "edge/cf_restricted_resource.json",
-			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, ObjectID: fxPage}},
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability}},
 
-		// 403 restricted_resource: permission, not token.
-		{name: "403 restricted_resource", status: 403, method: "PATCH", url: "/v1/pages/" + fxPage, header: notionHdr(),
-			file: "notion/restricted_resource.json", msg: "Insufficient permissions",
+		// 403 restricted_resource about sharing ("API token does not have
+		// access to this resource.", the example in Notion's status-codes
+		// reference): permission, not token; ObjectID says what to share.
+		{name: "403 no access to a page", status: 403, url: "/v1/pages/" + fxPage, header: notionHdr(),
+			file: "notion/restricted_resource_no_access.json", msg: "does not have access",
 			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, ObjectID: fxPage, RequestID: fxBodyReqID}},
-		{name: "403 restricted_resource on a path without id", status: 403, method: "POST", url: "/v1/search", header: notionHdr(),
-			file: "notion/restricted_resource.json",
+		{name: "403 no access to a page's children", status: 403, method: "PATCH", url: "/v1/blocks/" + fxPageRaw + "/children", header: notionHdr(),
+			file: "notion/restricted_resource_no_access.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, ObjectID: fxPage, RequestID: fxBodyReqID}},
+		{name: "403 no access to a data source", status: 403, method: "POST", url: "/v1/data_sources/" + fxDS + "/query", header: notionHdr(),
+			file: "notion/restricted_resource_no_access.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, ObjectID: fxDS, RequestID: fxBodyReqID}},
+		{name: "403 no access on a path without id", status: 403, method: "POST", url: "/v1/search", header: notionHdr(),
+			file: "notion/restricted_resource_no_access.json",
 			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, RequestID: fxBodyReqID}},
+
+		// 403 restricted_resource about the connection's capabilities
+		// ("Insufficient permissions for this endpoint."): sharing again
+		// will not help, so no ObjectID, even when the path has one.
+		{name: "403 capability: update a page", status: 403, method: "PATCH", url: "/v1/pages/" + fxPage, header: notionHdr(),
+			file: "notion/restricted_resource.json", msg: "Insufficient permissions",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: insert content", status: 403, method: "PATCH", url: "/v1/blocks/" + fxPage + "/children", header: notionHdr(),
+			file: "notion/restricted_resource.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: create a page", status: 403, method: "POST", url: "/v1/pages", header: notionHdr(),
+			file: "notion/restricted_resource.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: read comments", status: 403, url: "/v1/comments?block_id=" + fxBlock, header: notionHdr(),
+			file: "notion/restricted_resource.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: insert a comment", status: 403, method: "POST", url: "/v1/comments", header: notionHdr(),
+			file: "notion/restricted_resource.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: list users", status: 403, url: "/v1/users?page_size=100", header: notionHdr(),
+			file: "notion/restricted_resource.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: search", status: 403, method: "POST", url: "/v1/search", header: notionHdr(),
+			file: "notion/restricted_resource.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxBodyReqID}},
+		{name: "403 capability: message in another case", status: 403, url: "/v1/users/" + fxPage, header: notionHdr(),
+			body: `{"object":"error","status":403,"code":"restricted_resource","message":"INSUFFICIENT PERMISSIONS for this endpoint"}`,
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxHdrReqID}},
+		{name: "403 capability: message that names a capability", status: 403, url: "/v1/comments?block_id=" + fxBlock, header: notionHdr(),
+			// Wording Notion has not been seen to use: the rule is
+			// "capabilit" anywhere in the message.
+			body: `{"object":"error","status":403,"code":"restricted_resource","message":"This integration lacks the read comments capability."}`,
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonMissingCapability, RequestID: fxHdrReqID}},
+		{name: "404 with a capability message is still about the object", status: 404, url: "/v1/pages/" + fxPage, header: notionHdr(),
+			body: `{"object":"error","status":404,"code":"object_not_found","message":"Insufficient permissions for this endpoint."}`,
+			want: Error{Kind: PermissionLost, Code: CodeObjectNotFound, ObjectID: fxPage, RequestID: fxHdrReqID}},
+
+		// 403 block limit: wins over the capability message.
 		{name: "403 block limit in message", status: 403, method: "PATCH", url: "/v1/blocks/" + fxPage + "/children", header: notionHdr(),
 			file: "notion/block_limit.json", msg: "block limit",
 			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonBlockLimit, ObjectID: fxPage, RequestID: fxBodyReqID}},
 		{name: "403 block limit in additional_data", status: 403, method: "POST", url: "/v1/pages", header: notionHdr(),
-			file: "notion/block_limit_additional_data.json",
+			file: "notion/block_limit_additional_data.json", msg: "Insufficient permissions",
 			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonBlockLimit, RequestID: fxBodyReqID}},
+		{name: "403 block limit in additional_data with a path id", status: 403, method: "PATCH", url: "/v1/blocks/" + fxPage + "/children", header: notionHdr(),
+			file: "notion/block_limit_additional_data.json",
+			want: Error{Kind: PermissionLost, Code: CodeRestrictedResource, Reason: ReasonBlockLimit, ObjectID: fxPage, RequestID: fxBodyReqID}},
 
 		// 404 object_not_found: ObjectID from each path shape.
 		nf("404 pages/{id}", "GET", "/v1/pages/"+fxPage, fxPage),
@@ -260,6 +328,30 @@ func checkCases() []checkCase {
 		{name: "404 path id wins over message id", status: 404, url: "/v1/blocks/" + fxBlock, header: notionHdr(),
 			file: "notion/object_not_found_page.json",
 			want: Error{Kind: PermissionLost, Code: CodeObjectNotFound, ObjectID: fxBlock, RequestID: fxBodyReqID}},
+		{name: "404 data source query", status: 404, method: "POST", url: "/v1/data_sources/" + fxDS + "/query", header: notionHdr(),
+			file: "notion/object_not_found_data_source.json", msg: "Could not find data source",
+			want: Error{Kind: PermissionLost, Code: CodeObjectNotFound, ObjectID: fxDS, RequestID: fxBodyReqID}},
+		{name: "404 POST pages, data source id only in message", status: 404, method: "POST", url: "/v1/pages", header: notionHdr(),
+			file: "notion/object_not_found_data_source.json",
+			want: Error{Kind: PermissionLost, Code: CodeObjectNotFound, ObjectID: fxDS, RequestID: fxBodyReqID}},
+
+		// 404 object_not_found about a database property: a property the
+		// schema does not have is a wrong request, not lost sharing.
+		{name: "404 property id on pages/{id}/properties/{p}", status: 404, url: "/v1/pages/" + fxPage + "/properties/BJXS", header: notionHdr(),
+			file: "notion/object_not_found_property_id.json", msg: "Could not find property with ID",
+			want: Error{Kind: InvalidRequest, Code: CodeObjectNotFound, RequestID: fxBodyReqID}},
+		{name: "404 property id on a page update", status: 404, method: "PATCH", url: "/v1/pages/" + fxPageRaw, header: notionHdr(),
+			file: "notion/object_not_found_property_id.json",
+			want: Error{Kind: InvalidRequest, Code: CodeObjectNotFound, RequestID: fxBodyReqID}},
+		{name: "404 property name in a data source query", status: 404, method: "POST", url: "/v1/data_sources/" + fxDS + "/query", header: notionHdr(),
+			file: "notion/object_not_found_property_name.json", msg: "with name or id",
+			want: Error{Kind: InvalidRequest, Code: CodeObjectNotFound, RequestID: fxBodyReqID}},
+		{name: "404 property name in a database query", status: 404, method: "POST", url: "/v1/databases/" + fxDB + "/query", header: notionHdr(),
+			file: "notion/object_not_found_property_name.json",
+			want: Error{Kind: InvalidRequest, Code: CodeObjectNotFound, RequestID: fxBodyReqID}},
+		{name: "404 property, message in another case", status: 404, url: "/v1/pages/" + fxPage + "/properties/title", header: notionHdr(),
+			body: `{"object":"error","status":404,"code":"object_not_found","message":"could not find PROPERTY with id: title"}`,
+			want: Error{Kind: InvalidRequest, Code: CodeObjectNotFound, RequestID: fxHdrReqID}},
 
 		// 409.
 		{name: "409 conflict_error", status: 409, method: "PATCH", url: "/v1/pages/" + fxPage, header: notionHdr(),
@@ -568,10 +660,11 @@ func TestCheckResponseFixturesCovered(t *testing.T) {
 	}
 }
 
+// TestClassifyRetryAfterHTTPDate: an HTTP-date Retry-After is read
+// relative to the time classify is given, not a clock of its own.
 func TestClassifyRetryAfterHTTPDate(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2025, time.June, 3, 10, 30, 0, 0, time.UTC)
-
 	tests := []struct {
 		name       string
 		retryAfter string
@@ -585,14 +678,28 @@ func TestClassifyRetryAfterHTTPDate(t *testing.T) {
 		{"far future is capped", now.Add(72 * time.Hour).Format(http.TimeFormat), 24 * time.Hour},
 		{"malformed date", "Tue, 31 Foo 2025 10:30:00 GMT", 0},
 	}
+	body := readTestdata(t, "notion/rate_limited_plain.json")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			e := classify(429, notionHdr("Retry-After", tc.retryAfter), readTestdata(t, "notion/rate_limited_plain.json"),
-				"GET", "/v1/users", "", now)
+			t.Parallel()
+			e := classify(429, notionHdr("Retry-After", tc.retryAfter), body, "GET", "/v1/users", "", now)
 			assert.Equal(t, Throttled, e.Kind)
 			assert.Equal(t, tc.want, e.RetryAfter)
 		})
 	}
+}
+
+// TestCheckResponseRetryAfterHTTPDate: CheckResponse, which has no clock
+// to be given, reads an HTTP-date against the current time.
+func TestCheckResponseRetryAfterHTTPDate(t *testing.T) {
+	t.Parallel()
+	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
+	resp := newTestResponse(t, 429, "GET", fxAPI+"/v1/users", notionHdr("Retry-After", date),
+		readTestdata(t, "notion/rate_limited_plain.json"))
+	e := checkError(t, resp)
+	assert.Equal(t, Throttled, e.Kind)
+	// The date has whole seconds, and the test may be slow: about an hour.
+	assert.InDelta(t, time.Hour, e.RetryAfter, float64(time.Minute), "RetryAfter = %v", e.RetryAfter)
 }
 
 func TestCheckResponseSuccessIsNil(t *testing.T) {
@@ -783,7 +890,7 @@ var allSentinels = map[Kind]error{
 
 func TestErrorIsSentinels(t *testing.T) {
 	t.Parallel()
-	kinds := []Kind{Unclassified, AuthRevoked, Throttled, PermissionLost, Blocked, InvalidRequest, Conflict, Unavailable, Kind(42), Kind(-1)}
+	kinds := []Kind{Unclassified, AuthRevoked, Throttled, PermissionLost, Blocked, InvalidRequest, Conflict, Unavailable, Canceled, Kind(42), Kind(-1)}
 	wraps := []struct {
 		name string
 		wrap func(error) error
@@ -811,6 +918,57 @@ func TestErrorIsSentinels(t *testing.T) {
 	}
 }
 
+// exportedSentinels is every ErrX that Error.Is may match.
+var exportedSentinels = []error{
+	ErrAuthRevoked, ErrThrottled, ErrPermissionLost, ErrBlocked, ErrInvalidRequest, ErrConflict, ErrUnavailable,
+}
+
+// TestErrorIsExactlyOneSentinel: for every Kind, an *Error matches exactly
+// one exported sentinel (none for Unclassified and Canceled), wrapped or
+// not, and no two Kinds share one.
+func TestErrorIsExactlyOneSentinel(t *testing.T) {
+	t.Parallel()
+	wraps := []struct {
+		name string
+		wrap func(error) error
+	}{
+		{"direct", func(err error) error { return err }},
+		{"url.Error", func(err error) error { return &url.Error{Op: "Get", URL: fxAPI + "/v1/users/me", Err: err} }},
+		{"fmt.Errorf", func(err error) error { return fmt.Errorf("sync workspace: %w", err) }},
+		{"fmt.Errorf of url.Error", func(err error) error {
+			return fmt.Errorf("sync workspace: %w", &url.Error{Op: "Post", URL: fxAPI + "/v1/search", Err: err})
+		}},
+	}
+	owner := map[error]Kind{}
+	// Every named Kind, so that one added later is checked too.
+	for k := Kind(0); int(k) < len(kindNames); k++ {
+		want := 1
+		if k == Unclassified || k == Canceled {
+			want = 0
+		}
+		for _, w := range wraps {
+			// A cause that is itself a Kind's business must not add a
+			// match through Unwrap.
+			err := w.wrap(&Error{Kind: k, StatusCode: 400, Err: context.Canceled})
+			var matched []error
+			for _, s := range exportedSentinels {
+				if errors.Is(err, s) {
+					matched = append(matched, s)
+				}
+			}
+			require.Len(t, matched, want, "%v (%s) matches %v", k, w.name, matched)
+			if want == 1 {
+				assert.Equal(t, "notionauth: "+k.String(), matched[0].Error(), "%v matches the sentinel of another Kind", k)
+				if prev, ok := owner[matched[0]]; ok {
+					assert.Equal(t, prev, k, "%v and %v share the sentinel %v", prev, k, matched[0])
+				}
+				owner[matched[0]] = k
+			}
+		}
+	}
+	assert.Len(t, owner, len(exportedSentinels), "a sentinel no Kind matches")
+}
+
 func TestErrorAs(t *testing.T) {
 	t.Parallel()
 	orig := &Error{Kind: PermissionLost, StatusCode: 404, Code: CodeObjectNotFound, ObjectID: fxPage}
@@ -828,6 +986,35 @@ func TestErrorAs(t *testing.T) {
 			assert.Equal(t, fxPage, e.ObjectID)
 		})
 	}
+}
+
+// canceledCtx returns a context that is already cancelled.
+func canceledCtx() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}
+
+// TestKindValues: the Kinds' values are part of the API (apps store and
+// compare them), so a new Kind goes at the end.
+func TestKindValues(t *testing.T) {
+	t.Parallel()
+	for want, k := range []Kind{Unclassified, AuthRevoked, Throttled, PermissionLost, Blocked, InvalidRequest, Conflict, Unavailable, Canceled} {
+		assert.Equal(t, want, int(k), "%v", k)
+	}
+}
+
+func TestErrorCanceled(t *testing.T) {
+	t.Parallel()
+	e := &Error{Kind: Canceled, Method: "GET", Path: "/v1/users/me", Message: "no response", Err: context.Canceled}
+	var err error = &url.Error{Op: "Get", URL: fxAPI + "/v1/users/me", Err: e}
+	assert.ErrorIs(t, err, context.Canceled)
+	assert.NotErrorIs(t, err, context.DeadlineExceeded)
+	for k, s := range allSentinels {
+		assert.NotErrorIs(t, err, s, "a Canceled error matches the sentinel of %v", k)
+	}
+	assert.Equal(t, Canceled, KindOf(err))
+	assert.Equal(t, "notionauth: GET /v1/users/me: canceled: no response: context canceled", e.Error())
 }
 
 func TestErrorUnwrap(t *testing.T) {
@@ -1121,9 +1308,10 @@ func TestFindID(t *testing.T) {
 func TestKindOf(t *testing.T) {
 	t.Parallel()
 	urlErr := func(err error) error { return &url.Error{Op: "Get", URL: fxAPI + "/v1/users/me", Err: err} }
-	notionErr := func(status int, code string) error {
-		return &notionapi.Error{Object: "error", Status: status, Code: notionapi.ErrorCode(code), Message: "m"}
+	notionMsg := func(status int, code, msg string) error {
+		return &notionapi.Error{Object: "error", Status: status, Code: notionapi.ErrorCode(code), Message: msg}
 	}
+	notionErr := func(status int, code string) error { return notionMsg(status, code, "m") }
 	retrieve := func(status int, code string, body string) error {
 		re := &oauth2.RetrieveError{ErrorCode: code, Body: []byte(body)}
 		if status != 0 {
@@ -1177,6 +1365,12 @@ func TestKindOf(t *testing.T) {
 		{"notionapi 0 no code", notionErr(0, ""), Unclassified},
 		{"notionapi 0 unknown code", notionErr(0, "something_new"), Unclassified},
 		{"notionapi in fmt.Errorf", fmt.Errorf("query: %w", notionErr(404, CodeObjectNotFound)), PermissionLost},
+		{"notionapi 403 missing capability", notionMsg(403, CodeRestrictedResource, "Insufficient permissions for this endpoint."), PermissionLost},
+		{"notionapi 404 property id", notionMsg(404, CodeObjectNotFound, "Could not find property with ID: BJXS."), InvalidRequest},
+		{"notionapi 404 property name", notionMsg(404, CodeObjectNotFound, "Could not find property with name or id: Status"), InvalidRequest},
+		{"notionapi 0 property, status from the code", notionMsg(0, CodeObjectNotFound, "Could not find property with ID: BJXS."), InvalidRequest},
+		{"notionapi 404 page", notionMsg(404, CodeObjectNotFound, "Could not find page with ID: "+fxPage+"."), PermissionLost},
+		{"notionapi 404 data source", notionMsg(404, CodeObjectNotFound, "Could not find data source with ID: "+fxDS+"."), PermissionLost},
 		{"notionapi RateLimitedError", &notionapi.RateLimitedError{Message: "Retry request with 429 response failed after 3 retries"}, Throttled},
 		{"notionapi TokenCreateError invalid_grant", &notionapi.TokenCreateError{Code: CodeInvalidGrant, Message: "Invalid code."}, AuthRevoked},
 		{"notionapi TokenCreateError invalid_client", &notionapi.TokenCreateError{Code: CodeInvalidClient}, InvalidRequest},
@@ -1204,9 +1398,14 @@ func TestKindOf(t *testing.T) {
 		{"unexpected EOF", urlErr(io.ErrUnexpectedEOF), Unavailable},
 		{"deadline", context.DeadlineExceeded, Unavailable},
 		{"deadline in url.Error", urlErr(context.DeadlineExceeded), Unavailable},
-		{"canceled", context.Canceled, Unclassified},
-		{"canceled in url.Error", urlErr(context.Canceled), Unclassified},
-		{"canceled dial", &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}, Unclassified},
+		{"canceled", context.Canceled, Canceled},
+		{"canceled in url.Error", urlErr(context.Canceled), Canceled},
+		{"canceled in fmt.Errorf", fmt.Errorf("sync: %w", context.Canceled), Canceled},
+		{"canceled in errors.Join", errors.Join(errors.New("other"), context.Canceled), Canceled},
+		{"canceled dial", &net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}, Canceled},
+		{"canceled dial in url.Error", urlErr(&net.OpError{Op: "dial", Net: "tcp", Err: context.Canceled}), Canceled},
+		{"cause of a canceled context", context.Cause(canceledCtx()), Canceled},
+		{"*Error of Kind Canceled", urlErr(&Error{Kind: Canceled, Err: context.Canceled}), Canceled},
 		{"plain error", errors.New("boom"), Unclassified},
 		{"io.EOF", io.EOF, Unclassified},
 	}
@@ -1216,4 +1415,158 @@ func TestKindOf(t *testing.T) {
 			assert.Equal(t, tc.want, KindOf(tc.err), "KindOf(%v)", tc.err)
 		})
 	}
+}
+
+func TestMentionsCapability(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		msg  string
+		want bool
+	}{
+		{"Insufficient permissions for this endpoint.", true},
+		{"insufficient permissions for this endpoint", true},
+		{"The integration does not have the insert content capability.", true},
+		{"Missing capabilities: read_comments", true},
+		{"API token does not have access to this resource.", false},
+		{"Could not find page with ID: " + fxPage + ".", false},
+		{"This workspace has reached its block limit.", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.msg, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, mentionsCapability(tc.msg))
+		})
+	}
+}
+
+func TestMentionsProperty(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		msg  string
+		want bool
+	}{
+		{"Could not find property with ID: BJXS.", true},
+		{"Could not find property with name or id: Status", true},
+		{"could not find property with id: title", true},
+		{"Could not find page with ID: " + fxPage + ". Make sure the relevant pages and databases are shared with your integration.", false},
+		{"Could not find block with ID: " + fxBlock + ".", false},
+		{"Could not find database with ID: " + fxDBRaw + ".", false},
+		{"Could not find data source with ID: " + fxDS + ".", false},
+		{"Could not find object. Make sure the relevant pages and databases are shared with your integration.", false},
+		{"", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.msg, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, mentionsProperty(tc.msg))
+		})
+	}
+}
+
+func TestKindOfStoreErrors(t *testing.T) {
+	t.Parallel()
+	storeErr := func(err error) error {
+		return &StoreError{Op: "get", Key: "ws-1", Path: "/var/lib/app/grants", Err: err}
+	}
+	pathErr := &fs.PathError{Op: "open", Path: "/var/lib/app/grants", Err: syscall.EACCES}
+	tests := []struct {
+		name string
+		err  error
+		want Kind
+	}{
+		{"grant not found", ErrGrantNotFound, InvalidRequest},
+		{"grant not found wrapped", fmt.Errorf("load ws-1: %w", ErrGrantNotFound), InvalidRequest},
+		{"grant not found behind the Transport", &url.Error{Op: "Get", URL: fxAPI, Err: fmt.Errorf("token: %w", ErrGrantNotFound)}, InvalidRequest},
+
+		{"wrong key", storeErr(ErrWrongKey), InvalidRequest},
+		{"corrupt", storeErr(fmt.Errorf("%w: truncated JSON", ErrCorrupt)), InvalidRequest},
+		{"key required", storeErr(ErrKeyRequired), InvalidRequest},
+		{"not encrypted", storeErr(ErrNotEncrypted), InvalidRequest},
+		{"unsupported format", storeErr(fmt.Errorf("%w: 7", ErrUnsupportedFormat)), InvalidRequest},
+		{"key size", storeErr(KeySizeError(16)), InvalidRequest},
+		{"key size, bare", KeySizeError(0), InvalidRequest},
+		{"key size, pointer", func() error { k := KeySizeError(5); return &k }(), InvalidRequest},
+		{"wrong key, bare", ErrWrongKey, InvalidRequest},
+
+		{"path error", storeErr(pathErr), Unavailable},
+		{"disk full", storeErr(&fs.PathError{Op: "write", Path: "/var/lib/app/grants.tmp", Err: syscall.ENOSPC}), Unavailable},
+		{"lock error", storeErr(fmt.Errorf("flock: %w", syscall.ENOLCK)), Unavailable},
+		{"unsupported platform", storeErr(errors.ErrUnsupported), Unavailable},
+		{"server-backed store unreachable", storeErr(&net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}), Unavailable},
+		{"store error in fmt.Errorf", fmt.Errorf("refresh: %w", storeErr(errors.New("redis: connection pool timeout"))), Unavailable},
+		{"store error cancelled", storeErr(context.Canceled), Canceled},
+
+		{"bare path error is not a store's", pathErr, Unclassified},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			assert.Equal(t, tc.want, KindOf(tc.err), "KindOf(%v)", tc.err)
+		})
+	}
+}
+
+// TestKindOfFileStoreErrors classifies what a real FileStore returns.
+func TestKindOfFileStoreErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	// getErr returns the error of s.Get, requiring it to match cause.
+	getErr := func(t *testing.T, s *FileStore, cause error) error {
+		t.Helper()
+		_, err := s.Get(ctx, "ws-1")
+		require.ErrorIs(t, err, cause)
+		return err
+	}
+	encrypted := func(t *testing.T) string {
+		s := newFileStore(t, newKey(t))
+		putGrant(t, s, "ws-1")
+		return s.Path
+	}
+	plaintext := func(t *testing.T) string {
+		s := newFileStore(t, nil)
+		putGrant(t, s, "ws-1")
+		return s.Path
+	}
+	tests := []struct {
+		name  string
+		store func(t *testing.T) *FileStore
+		cause error
+	}{
+		{"grant not found", func(t *testing.T) *FileStore { return newFileStore(t, nil) }, ErrGrantNotFound},
+		{"wrong key", func(t *testing.T) *FileStore { return &FileStore{Path: encrypted(t), Key: newKey(t)} }, ErrWrongKey},
+		{"key required", func(t *testing.T) *FileStore { return &FileStore{Path: encrypted(t)} }, ErrKeyRequired},
+		{"not encrypted", func(t *testing.T) *FileStore { return &FileStore{Path: plaintext(t), Key: newKey(t)} }, ErrNotEncrypted},
+		{"corrupt", func(t *testing.T) *FileStore {
+			s := newFileStore(t, nil)
+			require.NoError(t, os.WriteFile(s.Path, []byte(`{"version":1,"grants":{`), 0o600))
+			return s
+		}, ErrCorrupt},
+		{"empty key", func(t *testing.T) *FileStore {
+			return &FileStore{Path: filepath.Join(t.TempDir(), "grants"), Key: []byte{}}
+		}, KeySizeError(0)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			err := getErr(t, tc.store(t), tc.cause)
+			assert.Equal(t, InvalidRequest, KindOf(err), "KindOf(%v)", err)
+		})
+	}
+	t.Run("NewFileStore key size", func(t *testing.T) {
+		t.Parallel()
+		_, err := NewFileStore(filepath.Join(t.TempDir(), "grants"), make([]byte, 16))
+		require.ErrorIs(t, err, KeySizeError(16))
+		assert.Equal(t, InvalidRequest, KindOf(err))
+	})
+	t.Run("missing directory", func(t *testing.T) {
+		t.Parallel()
+		s := &FileStore{Path: filepath.Join(t.TempDir(), "no-such-dir", "grants")}
+		_, err := s.Get(ctx, "ws-1")
+		var se *StoreError
+		require.ErrorAs(t, err, &se)
+		var pe *fs.PathError
+		require.ErrorAs(t, err, &pe)
+		assert.Equal(t, Unavailable, KindOf(err))
+	})
 }

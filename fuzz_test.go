@@ -73,7 +73,7 @@ func FuzzParseErrorBody(f *testing.F) {
 				{HeaderRequestID: {"r"}},
 				{HeaderCFRay: {"ray"}, "Content-Type": {"text/html"}},
 			} {
-				e := classify(status, h, body, "GET", "/v1/pages/"+fxPage, "", time.Now())
+				e := classify(status, h, body, "GET", "/v1/pages/"+fxPage, "", retryNow)
 				checkFuzzError(t, e, status)
 			}
 		}
@@ -94,6 +94,12 @@ func checkFuzzError(t *testing.T, e *Error, status int) {
 	}
 	if e.Reason == ReasonEdge && (e.Kind == AuthRevoked || e.Kind == PermissionLost) {
 		t.Fatalf("an edge answer became %v: %#v", e.Kind, e)
+	}
+	if e.Kind == AuthRevoked && status == 401 && !isOAuthPath(e.Path) && e.RequestID == "" {
+		t.Fatalf("a 401 without a Notion request id became token loss: %#v", e)
+	}
+	if e.Reason == ReasonMissingCapability && (e.Kind != PermissionLost || e.ObjectID != "") {
+		t.Fatalf("a missing capability names an object or is not PermissionLost: %#v", e)
 	}
 	if e.RetryAfter < 0 || e.RetryAfter > maxRetryAfter {
 		t.Fatalf("RetryAfter = %v out of range", e.RetryAfter)
@@ -125,6 +131,9 @@ func FuzzCheckResponse(f *testing.F) {
 	f.Add(429, "Wed, 21 Oct 2015 07:28:00 GMT", "", "", "/v1/search", "", []byte(`{"object":"error","code":"rate_limited"}`))
 	f.Add(429, "-1", "ray", "req", "/v1/oauth/token", "", []byte(`{"error":"invalid_grant"}`))
 	f.Add(401, "1e999", "ray\nray", "req\r\nid", "/v1/users/me\n", "a=b\n", []byte("<title>\n</title>"))
+	// An app's own proxy answering 401 in JSON.
+	f.Add(401, "", "", "", "/v1/users/me", "", []byte(`{"error":"unauthorized"}`))
+	f.Add(401, "", "", "", "/v1/users/me", "", []byte(`{"object":"error","status":401,"code":"unauthorized"}`))
 	// A Latin-1 proxy page: not UTF-8.
 	f.Add(403, "", "", "", "/v1/pages", "", []byte("<html><!-- Zugriff f\xfcr Sie gesperrt --><title>Zugriff verweigert</title></html>"))
 
