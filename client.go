@@ -319,7 +319,7 @@ func (c *call) token() *Error {
 		if !hasBearerPrefix(auth) {
 			return nil
 		}
-		if tok = strings.TrimSpace(auth[len("Bearer"):]); tok == "" {
+		if tok = strings.Trim(auth[len("Bearer"):], " "); tok == "" {
 			return nil
 		}
 	} else {

@@ -278,7 +278,7 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(oneLine(e.Err.Error(), maxMessage))
+		b.WriteString(oneLine(strings.TrimPrefix(e.Err.Error(), "notionauth: "), maxMessage))
 	}
 	return b.String()
 }

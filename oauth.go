@@ -589,6 +589,9 @@ func (c *Config) send(ctx context.Context, path string, body any) (*answer, *Err
 		}
 		return nil, configError(path, "Config.BaseURL is not a valid URL")
 	}
+	if msg := checkURL(req.URL); msg != "" {
+		return nil, configError(path, "Config.BaseURL: "+msg+", such as "+DefaultBaseURL)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("Notion-Version", c.notionVersion())
@@ -649,7 +652,7 @@ func (c *Config) send(ctx context.Context, path string, body any) (*answer, *Err
 		if status < 400 {
 			status = http.StatusBadRequest
 		}
-		e := classify(status, resp.Header, raw, http.MethodPost, path, "", time.Now())
+		e := classify(status, resp.Header, raw, http.MethodPost, path, "", c.now())
 		e.StatusCode, e.Attempts = resp.StatusCode, 1
 		e.Message = joinMessage(strconv.Itoa(resp.StatusCode)+" answer with an error body", e.Message)
 		return nil, e

@@ -50,6 +50,19 @@ func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
 	return t.Stop
 }
 
+// pending is the number of timers not yet fired or stopped.
+func (c *fakeClock) pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 // advance moves time on by d and runs the timers that came due.
 func (c *fakeClock) advance(d time.Duration) {
 	c.mu.Lock()
