@@ -43,14 +43,14 @@ const drainLimit = 4 << 10
 //
 // A call runs as a loop of attempts, and each attempt ends in one verdict:
 //
-//  1. latch    the token is known to be revoked: ErrAuthRevoked at once, nothing sent
-//  2. pace     wait for the token's turn (its shared pause, its budget per window)
-//  3. send     through Base, with "Authorization: Bearer <token>"
-//  4. verdict  2xx: return the response
-//     429/529, 5xx, 409: wait and send again, if RetryPolicy allows it
-//     401: refresh (a Refresher Source), then send again with the new token;
-//     else confirm with a probe, then send again or stop
-//     anything else: stop with the *Error
+//	latch    the token is known to be revoked: ErrAuthRevoked at once, nothing sent
+//	pace     wait for the token's turn (its shared pause, its budget per window)
+//	send     through Base, with "Authorization: Bearer <token>"
+//	verdict  2xx: return the response
+//	         429/529, 5xx, 409: wait and send again, if RetryPolicy allows it
+//	         401: refresh (a Refresher Source), then send again with the new token;
+//	              else confirm with a probe, then send again or stop
+//	         anything else: stop with the *Error
 //
 // Every request a call sends, the one after a refresh or after a 401 the
 // probe found spurious included, takes its turn from the pace, counts in
