@@ -104,7 +104,14 @@ func newPaceConfig(c Clock, p Pacing) *paceConfig {
 		// 0 can mean "none".
 		epoch:  c.Now().Add(-time.Second),
 		window: w,
-		margin: max(w/1000, int64(5*time.Millisecond)),
+		// Notion starts a window when its first request arrives, which is
+		// before its answer comes back: a window ends no later than one
+		// window after its first answer. The margin only allows for the
+		// two clocks running at slightly different rates. A larger one
+		// would fail calls whose deadline falls just after the window's
+		// end, and a worker pool would then drain its queue through fast
+		// failures.
+		margin: int64(time.Millisecond) + w/50000,
 		budget: int32(p.Budget),
 	}
 }
@@ -167,11 +174,10 @@ func newPacer(cfg *paceConfig) *pacer {
 func gen(w uint64) uint32   { return uint32(w >> 32) }
 func count(w uint64) uint32 { return uint32(w) }
 
-// end is when the current window is over: Notion's window began no later
-// than its first answer came back, and a learnt budget waits a margin
-// more, for the clocks to disagree a little.
+// end is when the current window is over (see windowStart), and a learnt
+// budget waits a margin more, for the clocks to disagree a little.
 func (p *pacer) end() int64 {
-	s := max(p.start.Load(), p.answered.Load())
+	s := p.windowStart()
 	if s == 0 {
 		return 0 // never started
 	}
@@ -180,6 +186,19 @@ func (p *pacer) end() int64 {
 		e += p.cfg.margin
 	}
 	return e
+}
+
+// windowStart is when Notion's current window began, as far as the pacer
+// can tell: Notion starts counting when the window's first request
+// arrives, after it was sent and before its answer came back, so about
+// halfway. A request sent a window after that arrives at Notion after the
+// window's end, by the time it takes to get there.
+func (p *pacer) windowStart() int64 {
+	s, a := p.start.Load(), p.answered.Load()
+	if a > s {
+		return s + (a-s)/2
+	}
+	return s
 }
 
 // take counts one request in the current window if the budget has room.
@@ -491,10 +510,10 @@ func (p *pacer) throttled(t ticket, e *Error, now int64) {
 					p.limit.Store(int32(count(acc)))
 				}
 			}
-			// The window began when its first request went: it resets no
-			// later than a window after its first answer came back.
-			if a := p.answered.Load(); a != 0 {
-				if bound := a + p.cfg.window + p.cfg.margin; bound >= earliest && bound < latest {
+			// The window ends a window after it began: with a
+			// Retry-After in whole seconds, that is the sharper bound.
+			if p.answered.Load() != 0 {
+				if bound := p.windowStart() + p.cfg.window + p.cfg.margin; bound >= earliest && bound < latest {
 					latest = bound
 				}
 			}

@@ -1,0 +1,177 @@
+package notionauth
+
+import (
+	"context"
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// fixedWindow is Notion's per-connection limit as notion.md describes it,
+// on a clock: a window starts at the first request after the last one
+// ended, admits budget requests, and answers the rest 429 with Retry-After
+// in whole seconds, rounded up.
+type fixedWindow struct {
+	clk    Clock
+	budget int
+	window time.Duration
+
+	rtt      time.Duration // the round trip of every request
+	inFlight atomic.Int64  // requests on their way, waiting on clk
+
+	mu       sync.Mutex // guards the fields below
+	start    time.Time
+	used     int
+	ok       int
+	rejected []time.Time // when each 429 was answered
+}
+
+func (f *fixedWindow) RoundTrip(r *http.Request) (*http.Response, error) {
+	// Half the round trip on the way there, half on the way back.
+	f.travel()
+	defer f.travel()
+	now := f.clk.Now()
+	f.mu.Lock()
+	if f.start.IsZero() || now.Sub(f.start) >= f.window {
+		f.start, f.used = now, 0
+	}
+	if f.used < f.budget {
+		f.used++
+		f.ok++
+		f.mu.Unlock()
+		resp, _ := reply(r, 200, `{"object":"page"}`)
+		return resp, nil
+	}
+	left := f.start.Add(f.window).Sub(now)
+	f.rejected = append(f.rejected, now)
+	f.mu.Unlock()
+	secs := int((left + time.Second - 1) / time.Second)
+	resp, _ := reply(r, 429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down",`+
+		`"request_id":"r","additional_data":{"rate_limit_reason":"public_api_request_rate_limit"}}`)
+	resp.Header.Set("Retry-After", strconv.Itoa(max(secs, 1)))
+	return resp, nil
+}
+
+// travel waits half a round trip on the clock.
+func (f *fixedWindow) travel() {
+	if f.rtt == 0 {
+		return
+	}
+	// Counted only while its timer is set, so that whoever moves the
+	// clock never sees a request counted that no timer will wake.
+	ch := make(chan struct{})
+	f.clk.AfterFunc(f.rtt/2, func() {
+		f.inFlight.Add(-1)
+		close(ch)
+	})
+	f.inFlight.Add(1)
+	<-ch
+}
+
+// advanceToNext moves the clock to its earliest timer and fires it.
+func (c *fakeClock) advanceToNext() bool {
+	c.mu.Lock()
+	var next time.Time
+	for _, t := range c.timers {
+		if !t.stopped && (next.IsZero() || t.at.Before(next)) {
+			next = t.at
+		}
+	}
+	d := next.Sub(c.now)
+	c.mu.Unlock()
+	if next.IsZero() {
+		return false
+	}
+	c.advance(max(d, 0))
+	return true
+}
+
+// TestPacingAtNotionsScale is the worker pool of a real app against
+// Notion's real limit: 180 requests per 60 s window, whole-second
+// Retry-After, 16 workers, 541 calls, each with a 60 s deadline. Every
+// call must succeed, the budget must be spent (98% or more of it), and
+// 429s may come only in the first window, while the budget is learnt.
+// It runs on a manual clock, so four minutes take a moment; the clock
+// moves only when every worker is waiting on it.
+func TestPacingAtNotionsScale(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name          string
+		budget, calls int
+		workers       int
+		rtt           time.Duration
+	}{
+		{"180 a minute, 16 workers, 100 ms away", 180, 541, 16, 100 * time.Millisecond},
+		{"180 a minute, 16 workers, on loopback", 180, 541, 16, time.Millisecond},
+		{"600 a minute, 64 workers, 50 ms away", 600, 1801, 64, 50 * time.Millisecond},
+		{"180 a minute, 100 workers, 100 ms away", 180, 541, 100, 100 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			const window = time.Minute
+			clk := newFakeClock()
+			notion := &fixedWindow{clk: clk, budget: tc.budget, window: window, rtt: tc.rtt}
+			tr := &Transport{Base: notion, Source: static(testToken), Clock: clk}
+
+			var next, failed, inCall, done atomic.Int64
+			var wg sync.WaitGroup
+			begin := clk.Now()
+			var last atomic.Int64 // when the last call ended, on clk
+			for range tc.workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(tc.calls) {
+						inCall.Add(1)
+						ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(60*time.Second))
+						_, err := tr.RoundTrip(getPage(t).WithContext(ctx))
+						cancel()
+						if err != nil {
+							if failed.Add(1) <= 3 {
+								t.Logf("call failed: %v", err)
+							}
+						}
+						last.Store(int64(clk.Now().Sub(begin)))
+						inCall.Add(-1)
+						done.Add(1)
+					}
+				}()
+			}
+			// Move the clock only when every call in progress waits for
+			// its token's turn: then nothing else can happen until the
+			// clock moves.
+			b, _ := tr.state().bearerFor(testToken)
+			for done.Load() < int64(tc.calls) {
+				if n := inCall.Load(); n > 0 && int64(b.pace.waiting.Load())+notion.inFlight.Load() == n {
+					require.True(t, clk.advanceToNext(), "%d calls wait, and no timer would wake them", n)
+					continue
+				}
+				runtime.Gosched()
+			}
+			wg.Wait()
+
+			wall := time.Duration(last.Load())
+			rate := float64(tc.budget) / window.Seconds()
+			windows := (tc.calls + tc.budget - 1) / tc.budget
+			ideal := time.Duration(windows-1) * window
+			goodput := float64(tc.calls) / wall.Seconds() / rate
+			idealGoodput := float64(tc.calls) / ideal.Seconds() / rate
+			t.Logf("%d calls in %v (ideal %v): %.1f%% of the budget (ideal %.1f%%), %d failed, %d 429s, learnt budget %d",
+				tc.calls, wall.Round(time.Millisecond), ideal, goodput*100, idealGoodput*100, failed.Load(), len(notion.rejected), b.pace.limit.Load())
+			assert.Zero(t, failed.Load(), "failed calls")
+			assert.GreaterOrEqual(t, goodput, 0.98*idealGoodput, "share of the budget spent")
+			require.NotEmpty(t, notion.rejected, "the first window teaches the budget")
+			for _, at := range notion.rejected {
+				assert.Less(t, at.Sub(notion.rejected[0]), window, "a 429 after the first window, at %v", at.Sub(begin))
+			}
+			assert.EqualValues(t, tc.budget, b.pace.limit.Load(), "the budget learnt")
+		})
+	}
+}
