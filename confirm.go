@@ -158,12 +158,13 @@ type probeResult struct {
 // confirm probes the call's token after the 401 e, once per token however
 // many calls wait on it.
 func (c *call) confirm(e *Error) probeResult {
-	st, b := c.st, c.tok
+	t, st, b, ctx := c.t, c.st, c.tok, c.ctx
 	// The probe may outlive this call: it gets its own copies of what it
-	// needs, never the call's request.
+	// needs, never the call's request (nor the call itself, which stays
+	// on the stack).
 	seen, pr := *e, probeRequest(c.req, b)
 	ch := st.probes.DoChan(strconv.FormatUint(b.key, 36), func() (any, error) {
-		return c.t.probe(c.ctx, pr, st, b, &seen), nil
+		return t.probe(ctx, pr, st, b, &seen), nil
 	})
 	select {
 	case r := <-ch:

@@ -14,26 +14,34 @@
 // github.com/jomei/notionapi (see [NewClient]) or any other HTTP client:
 //
 //	caller (notionapi.Client, net/http)  ->  Transport.RoundTrip
-//	   1. latch: this token already known revoked?  -> ErrAuthRevoked at once, nothing sent
-//	   2. auth: Authorization: Bearer <token from Source> (on a copy of the request)
-//	   3. pace: wait while this token's shared pause lasts, or its learnt budget is spent
-//	   4. send through Base
-//	   5. classify: status below 400 -> the response, untouched
-//	                otherwise       -> *Error{Kind, Code, RetryAfter, ObjectID, RequestID, ...}
-//	   6. decide:  Throttled     -> pause the token for Retry-After, retry (any method)
-//	               Unavailable   -> backoff with jitter, retry only what is safe to repeat
-//	               Conflict      -> backoff, retry
-//	               AuthRevoked   -> confirm with one probe of the token before believing it;
-//	                                confirmed: latch the token, call OnAuthRevoked once
-//	               anything else -> return at once: retrying cannot help
-//	   7. return the typed error (nil response, body closed)
+//	   latch:  this token already known revoked?  -> ErrAuthRevoked at once, nothing sent
+//	   auth:   Authorization: Bearer <token from Source> (on a copy of the request)
+//	   then a loop of attempts, each ending in one verdict:
+//	     pace:    wait while this token's shared pause lasts, or its learnt budget is spent
+//	     send:    through Base
+//	     classify: status below 400 -> return the response, untouched
+//	               otherwise       -> *Error{Kind, Code, RetryAfter, ObjectID, RequestID, ...}
+//	     verdict: Throttled     -> pause the token for Retry-After, send again (any method)
+//	              Unavailable   -> backoff with jitter, send again only what is safe to repeat
+//	              Conflict      -> backoff, send again
+//	              AuthRevoked   -> a Refresher Source (a Manager's) gives another token:
+//	                               send again with it; otherwise confirm with one probe
+//	                               of the token before believing the 401: confirmed,
+//	                               latch the token, call OnAuthRevoked once; spurious,
+//	                               send again
+//	              anything else -> stop: retrying cannot help
+//	   return the typed error (nil response, body closed)
 //
-// [RetryPolicy] says what is retried and how long a call may wait; [Pacing]
-// says how each token's rate budget is spent. A wait longer than
-// RetryPolicy.MaxWait, or than the request's context allows, is not slept:
-// the call returns ErrThrottled with RetryAfter set, so the app can
-// reschedule the job. [Transport.Stats], Transport.OnEvent and
-// Transport.Logger show what happened.
+// Every attempt, the one after a refresh or after a spurious 401 included,
+// waits its turn, counts in Error.Attempts and RetryPolicy.MaxAttempts and
+// is reported to Transport.OnEvent. [RetryPolicy] says what is retried and
+// how long a call may wait; [Pacing] says how each token's rate budget is
+// spent. A wait longer than RetryPolicy.MaxWait, or one that could not end
+// before the request's context deadline, is not slept: the call returns
+// ErrThrottled with RetryAfter set, so the app can reschedule the job.
+// [Transport.Stats], Transport.OnEvent and Transport.Logger show what
+// happened. Transport.Clock is the one source of time of all of it;
+// notiontest.Clock is a manual one for tests.
 //
 // # Errors
 //
@@ -46,6 +54,15 @@
 //	InvalidRequest  fix the request
 //	Conflict        a data collision: retry later
 //	Unavailable     Notion is failing or unreachable: retry later
+//	Canceled        the app cancelled the call: errors.Is(err, context.Canceled)
+//
+// A request that can never be valid (a token with a line break, a URL
+// without a scheme or host) is InvalidRequest at once, with nothing sent.
+// A failing Source or Store gives the Kind of its cause: an unreachable
+// store is Unavailable, a wrong key InvalidRequest. A 403 for a capability
+// the connection lacks is PermissionLost with Reason
+// ReasonMissingCapability and no ObjectID: sharing a page again will not
+// help.
 //
 // Through notionapi or net/http they arrive wrapped in a *url.Error; match
 // them with errors.Is and the sentinels, or errors.As for the details:

@@ -405,3 +405,139 @@ func TestPacingValidate(t *testing.T) {
 	assert.Error(t, Pacing{Window: -time.Second}.validate())
 	assert.Equal(t, DefaultWindow, Pacing{}.window())
 }
+
+// TestPacerFastPathTakesNoLock: a request that finds its token neither
+// paused nor out of budget, and its answer, never wait for the pacer's
+// lock, which the slow path holds.
+func TestPacerFastPathTakesNoLock(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newTestPacer(clk, Pacing{Budget: 1000, Window: time.Minute})
+	p.done(mustAcquire(t, p), nil) // the first request starts the window, under the lock
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 100 {
+			tk, _, err := p.acquire(context.Background(), forever)
+			if !assert.NoError(t, err) {
+				return
+			}
+			p.done(tk, nil)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fast path waited for the lock")
+	}
+}
+
+// TestPacerPauseNarrowsWithWholeSeconds: 429s in whole seconds, rounded
+// up, each say the reset falls in (n-1, n] seconds; the pause ends at the
+// latest moment they all allow.
+func TestPacerPauseNarrowsWithWholeSeconds(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newTestPacer(clk, Pacing{Window: time.Hour}) // no window to anchor on
+	tks := []ticket{mustAcquire(t, p), mustAcquire(t, p)}
+	other := &Error{Kind: Throttled, StatusCode: 429, Reason: ReasonSpaceRateLimit, RetryAfter: 3 * time.Second}
+	p.done(tks[0], other) // the reset is in (2 s, 3 s]
+	clk.advance(600 * time.Millisecond)
+	late := *other
+	late.RetryAfter = 2 * time.Second
+	p.done(tks[1], &late) // in (1.6 s, 2.6 s] from the start: now (2 s, 2.6 s]
+
+	line := waitInLine(t, p, 1)
+	clk.advance(1999 * time.Millisecond) // 2.599 s
+	assertNoneReady(t, line)
+	clk.advance(time.Millisecond)
+	drainN(t, line, 1)
+}
+
+// TestPacerDeadlineAgainstTheEarliestReset: a call fails at once only
+// when its deadline falls before the pause can possibly end; otherwise it
+// waits, and returns context.DeadlineExceeded on the pacer's clock if the
+// pause outlasts it.
+func TestPacerDeadlineAgainstTheEarliestReset(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	p := newTestPacer(clk, Pacing{Window: time.Hour})
+	p.done(mustAcquire(t, p), throttled(10*time.Second)) // ends in (9 s, 10 s]
+
+	soon, cancel := context.WithDeadline(context.Background(), clk.Now().Add(8*time.Second))
+	defer cancel()
+	_, wait, err := p.acquire(soon, forever)
+	assert.ErrorIs(t, err, errWaitTooLong, "8 s is before the earliest end")
+	assert.Equal(t, 10*time.Second, wait)
+
+	between, cancel2 := context.WithDeadline(context.Background(), clk.Now().Add(9500*time.Millisecond))
+	defer cancel2()
+	errc := make(chan error, 1)
+	go func() {
+		_, _, err := p.acquire(between, forever)
+		errc <- err
+	}()
+	require.Eventually(t, func() bool { return p.queued() == 1 }, 5*time.Second, time.Millisecond, "9.5 s may be after the end: it waits")
+	clk.advance(9 * time.Second)
+	select {
+	case err := <-errc:
+		t.Fatalf("returned before its deadline: %v", err)
+	case <-time.After(20 * time.Millisecond):
+	}
+	clk.advance(500 * time.Millisecond)
+	assert.ErrorIs(t, <-errc, context.DeadlineExceeded, "its deadline passed on the pacer's clock")
+	assert.Zero(t, p.queued(), "it left the line")
+}
+
+// TestPacerTableForgetsIdlePacers: a token unused for idleWindows windows
+// is forgotten by a later sweep, whose cost is spread over new tokens; a
+// bearer that still holds a forgotten pacer looks it up again.
+func TestPacerTableForgetsIdlePacers(t *testing.T) {
+	t.Parallel()
+	clk := newFakeClock()
+	cfg := newPaceConfig(clk, Pacing{Window: time.Second})
+	tab := &pacerTable{cfg: cfg}
+	const n = 10000
+	for k := range uint64(n) {
+		p := tab.get(k)
+		p.touch(cfg.now())
+	}
+	require.Equal(t, n, tab.len())
+	kept := tab.get(1)
+	clk.advance((idleWindows + 1) * time.Second)
+	kept.touch(cfg.now())
+	for k := uint64(n); k < 3*n; k++ {
+		tab.get(k).touch(cfg.now())
+	}
+	assert.Less(t, tab.len(), 3*n, "idle pacers are forgotten")
+	assert.Same(t, kept, tab.get(1), "a pacer in use is kept")
+	assert.True(t, tab.get(n+1) != nil)
+	forgotten := 0
+	for k := uint64(2); k < n; k++ {
+		s := &tab.shards[k%pacerShards]
+		s.mu.RLock()
+		if s.m[k] == nil {
+			forgotten++
+		}
+		s.mu.RUnlock()
+	}
+	assert.Greater(t, forgotten, n/2, "most idle ones are gone")
+}
+
+func TestBearerLooksUpAForgottenPacerAgain(t *testing.T) {
+	t.Parallel()
+	tr := &Transport{}
+	st := tr.state()
+	b, _ := st.bearerFor(testToken)
+	b.pace.dead.Store(true) // as a sweep leaves it
+	s := &st.pacers.shards[b.key%pacerShards]
+	s.mu.Lock()
+	delete(s.m, b.key)
+	s.mu.Unlock()
+	again, _ := st.bearerFor(testToken)
+	assert.NotSame(t, b.pace, again.pace, "a new pacer, in the table")
+	assert.Same(t, again.pace, st.pacers.get(b.key))
+}

@@ -52,6 +52,9 @@ const maxRetryAfter = 24 * time.Hour
 //     Notion did not process the request: after exactly the Retry-After it
 //     asked for (shared by all requests of the token, see [Pacing]), or
 //     after a backoff when it gave none;
+//   - 401, once with the token a [Refresher] Source gives instead, and
+//     once with the same token when a probe finds it valid (see
+//     [Transport]);
 //   - 409 conflict_error, after a backoff;
 //   - 500, 502, 503, 504 and network failures, after a backoff, only for
 //     requests that are safe to repeat: GET, HEAD, OPTIONS, DELETE and
@@ -66,14 +69,18 @@ const maxRetryAfter = 24 * time.Hour
 // min(MaxDelay, BaseDelay·2^(attempt-1)).
 type RetryPolicy struct {
 	// MaxAttempts is the number of requests one call may send, the first
-	// included. 0 means DefaultMaxAttempts; 1 means send once and never
-	// retry. Negative values are invalid.
+	// included, and the ones after a 401 too. 0 means DefaultMaxAttempts;
+	// 1 means send once and never retry. Negative values are invalid.
 	MaxAttempts int
 	// MaxWait is the longest single wait before a retry, and the longest a
-	// request waits for its token's pause. A Retry-After beyond it (or
-	// beyond the request context's deadline) is not slept: the call returns
-	// ErrThrottled at once with RetryAfter set, so the app can reschedule.
-	// 0 means DefaultMaxWait. Negative values are invalid.
+	// request waits for its token's pause or its next window (give or take
+	// the pacer's margin of about a millisecond). A Retry-After beyond it
+	// is not slept, nor one that cannot end before the request context's
+	// deadline: the call returns ErrThrottled at once with RetryAfter set,
+	// so the app can reschedule. Notion's Retry-After is in whole seconds,
+	// rounded up, so n seconds may end after n-1: a deadline after that is
+	// waited for, and if the wait outlasts it the call returns ErrThrottled
+	// then. 0 means DefaultMaxWait. Negative values are invalid.
 	MaxWait time.Duration
 	// BaseDelay is the ceiling of the first backoff. 0 means
 	// DefaultBaseDelay. Negative values are invalid.
@@ -81,11 +88,13 @@ type RetryPolicy struct {
 	// MaxDelay caps every backoff. 0 means DefaultMaxDelay. Negative
 	// values are invalid.
 	MaxDelay time.Duration
-	// RetryRatio is the retry budget: failure retries (5xx, network, 409)
-	// may add at most this fraction of the requests sent, over time. 0
-	// means DefaultRetryRatio; a negative value means no budget. Waits
-	// Notion asked for (429, 529) are not counted: the pause already keeps
-	// them from piling up.
+	// RetryRatio is the retry budget: failure retries (5xx, network, 409,
+	// and the resend after a 401 the probe found spurious) may add at most
+	// this fraction of the requests sent, over time. 0 means
+	// DefaultRetryRatio; a negative value means no budget. Waits Notion
+	// asked for (429, 529) are not counted, since the pause already keeps
+	// them from piling up, nor the resend with a refreshed token, which
+	// fixed what was wrong.
 	RetryRatio float64
 	// RetryBurst is how many failure retries the budget holds at most, and
 	// holds at first. 0 means DefaultRetryBurst. Negative values are
