@@ -354,6 +354,9 @@ func (c *call) turn() *Error {
 	if c.ctx.Err() != nil {
 		return c.ended()
 	}
+	if left, ok := leftBefore(c.ctx, c.st.clock.Now()); ok && left <= 0 {
+		return c.ended() // on the Transport's clock, which may be ahead of ctx's
+	}
 	if c.tok == nil || c.tok.pace == nil {
 		return nil
 	}

@@ -184,7 +184,7 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 		return probeResult{revoked: true}
 	}
 	ctx = context.WithoutCancel(ctx)
-	pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+	pctx, cancel := context.WithDeadline(ctx, st.clock.Now().Add(probeTimeout))
 	defer cancel()
 	var tk ticket
 	if b.pace != nil {
