@@ -216,3 +216,38 @@ func (c *Clock) WaitPending(ctx context.Context, n int) error {
 func (c *Clock) String() string {
 	return c.Now().Round(0).String()
 }
+
+// SetClock makes the server take every time it reads or waits on from c:
+// the rate-limit windows and the Retry-After they answer, the [Fault]
+// Delay and [Latency] waits, the Time of logged requests, when tokens were
+// issued (introspection's iat) and when objects were created and last
+// edited. nil means the system clock, the default.
+//
+// SetClock starts every token's rate-limit window afresh, as
+// [Server.SetRateLimit] does, since windows started on one clock mean
+// nothing on another; times already recorded are kept. Call it before the
+// requests whose times matter: a Delay already being waited out stays on the
+// clock it started on.
+func (s *Server) SetClock(c *Clock) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.clock.Store(c)
+	s.windows = map[string]*window{}
+}
+
+// now is the current time on the server's clock.
+func (s *Server) now() time.Time {
+	if c := s.clock.Load(); c != nil {
+		return c.Now()
+	}
+	return time.Now()
+}
+
+// afterFunc calls f once d has passed on the server's clock, and returns
+// the timer's stop function.
+func (s *Server) afterFunc(d time.Duration, f func()) (stop func() bool) {
+	if c := s.clock.Load(); c != nil {
+		return c.AfterFunc(d, f)
+	}
+	return time.AfterFunc(d, f).Stop
+}
