@@ -7,9 +7,17 @@
 //
 //   - BenchmarkSuccessPath and BenchmarkSuccessPathLoopback measure what
 //     notionauth.Transport adds to a 2xx request, beside
-//     golang.org/x/oauth2's Transport;
-//   - TestRateLimitWorkload runs the rate-limit workload of
-//     cmd/ratelimit with tiny parameters, so CI exercises the harness.
+//     golang.org/x/oauth2's Transport, and BenchmarkSuccessPathParallel
+//     does the same from 64 goroutines at once;
+//   - BenchmarkNewToken measures a request with a token the Transport has
+//     never seen, after 1000, 10000 or 100000 others, and
+//     BenchmarkTokenMemory the heap it keeps per live and per revoked
+//     token (B/token, B/revoked-token);
+//   - TestRevokedTokensRemembered checks that 100000 revoked tokens are
+//     each confirmed once and then fail without sending anything;
+//   - TestRateLimitWorkload and TestRateLimitWorkloadTokens run the
+//     rate-limit workload of cmd/ratelimit with tiny parameters, one token
+//     and many per client, so CI exercises the harness.
 //
 // cmd/ratelimit runs the workload with realistic parameters against
 // notiontest and prints a Markdown table:

@@ -29,7 +29,7 @@ func TestRateLimitWorkload(t *testing.T) {
 		// Budgets are per token: running the clients side by side keeps
 		// the test short without making them compete.
 		Concurrent: true,
-		Timeout:    60 * time.Second,
+		RunTimeout: 60 * time.Second,
 	}
 	peers := workload.Peers()
 	results, err := workload.Run(context.Background(), cfg, peers)
@@ -67,6 +67,45 @@ func TestRateLimitWorkload(t *testing.T) {
 	for _, r := range results {
 		if r.Peer != na.Peer {
 			assert.LessOrEqual(t, na.Throttled, r.Throttled, "notionauth's 429s against %s's", r.Peer)
+		}
+	}
+}
+
+// TestRateLimitWorkloadTokens runs the workload with many tokens per
+// client, so that CI exercises the per-token accounting: each token's
+// later 429s are counted from that token's own first 429.
+func TestRateLimitWorkloadTokens(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the workload for a few seconds")
+	}
+	cfg := workload.Config{
+		Budget:       3,
+		Window:       500 * time.Millisecond,
+		Tokens:       20,
+		Calls:        180, // 9 per token: 3 windows each
+		Goroutines:   8,
+		Attempts:     20,
+		Concurrent:   true,
+		WholeSeconds: true,
+		CallTimeout:  30 * time.Second,
+		RunTimeout:   60 * time.Second,
+	}
+	peers := workload.Peers()
+	results, err := workload.Run(context.Background(), cfg, peers)
+	require.NoError(t, err)
+	require.Len(t, results, len(peers), "a result for every client")
+	for _, r := range results {
+		t.Logf("%-20s wall %v, ok %d, failed %d, 429s %d, later %d on %d tokens, sent %d, conns %d (%d leaked); %s",
+			r.Peer, r.Wall.Round(time.Millisecond), r.OK, r.Failed, r.Throttled, r.Later, r.TokensLater, r.Sent,
+			r.Conns, r.Leaked, r.Detail)
+		assert.Equal(t, cfg.Tokens, r.Tokens, "%s: tokens", r.Peer)
+		assert.Equal(t, cfg.Calls, r.OK+r.Failed, "%s: every call ends, in success or failure", r.Peer)
+		assert.GreaterOrEqual(t, r.Sent, r.OK, "%s: requests the fake saw, against calls that succeeded", r.Peer)
+		assert.LessOrEqual(t, r.TokensLater, cfg.Tokens, "%s: tokens with later 429s", r.Peer)
+		assert.LessOrEqual(t, r.TokensLater, r.Later, "%s: a token with later 429s has at least one", r.Peer)
+		assert.LessOrEqual(t, r.Later, r.Throttled, "%s: later 429s are 429s", r.Peer)
+		if r.Peer == workload.NotionAuth().Name {
+			assert.Zero(t, r.Failed, "notionauth: failed calls; errors: %v", r.Errors)
 		}
 	}
 }

@@ -42,6 +42,26 @@
 // [RateLimit.PreciseRetryAfter] adds the wait in milliseconds to the body, for
 // tests that shrink the window to seconds.
 //
+// # Time
+//
+// By default the fake reads the system clock. [Server.SetClock] puts it on
+// a manual [Clock] instead: rate-limit windows and their Retry-After,
+// [Fault] Delay and [Latency] waits, the Time of logged requests, token
+// issue times and objects' created and edited times all come from that
+// clock, and waits end when [Clock.Advance] passes them, not in real time.
+// Give the same Clock to the client under test (its method set is
+// notionauth.Clock's) and a one-minute window takes no time at all:
+//
+//	clock := notiontest.NewClock(time.Time{}) // starts now
+//	s.SetClock(clock)
+//	s.SetRateLimit(notiontest.RateLimit{Budget: 180})
+//	// ... spend the budget, meet a 429 with Retry-After: 42 ...
+//	clock.Advance(42 * time.Second)
+//
+// [Clock.WaitPending] tells a test when its goroutines are waiting on the
+// clock (a client's backoff, the fake's Latency), so that it knows when to
+// advance it.
+//
 // # Request log
 //
 // [Server.Requests] and [Server.Count] report what the fake received. The

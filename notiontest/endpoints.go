@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // handler answers one endpoint: a JSON body for a 200, or an error. args
@@ -191,7 +190,7 @@ func (s *Server) editLocked(c *call, o *object, flags ...*bool) *apiError {
 		return archivedError()
 	}
 	o.archived = archived
-	o.edited = time.Now()
+	o.edited = s.now()
 	o.editedBy = c.bot.id
 	return nil
 }

@@ -87,3 +87,40 @@ func ExampleServer_SetRateLimit() {
 	// <nil>
 	// Retry request with 429 response failed after 1 retries
 }
+
+// A manual clock passes a minute's rate-limit window in no time: the 429's
+// Retry-After is counted on the clock, and Advance ends the window.
+func ExampleServer_SetClock() {
+	s := notiontest.NewServer()
+	defer s.Close()
+	clock := notiontest.NewClock(time.Date(2026, 3, 11, 9, 0, 0, 0, time.UTC))
+	s.SetClock(clock)
+	s.SetRateLimit(notiontest.RateLimit{Budget: 1, Window: time.Minute})
+	token := s.NewToken()
+
+	get := func() {
+		req, _ := http.NewRequest("GET", "https://api.notion.com/v1/users/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Notion-Version", "2022-06-28")
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		resp.Body.Close()
+		fmt.Print(clock.Now().Format(time.TimeOnly), " ", resp.StatusCode)
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			fmt.Print(" Retry-After: ", ra)
+		}
+		fmt.Println()
+	}
+	get()
+	clock.Advance(15 * time.Second)
+	get()
+	clock.Advance(45 * time.Second) // instead of time.Sleep(45 * time.Second)
+	get()
+	// Output:
+	// 09:00:00 200
+	// 09:00:15 429 Retry-After: 45
+	// 09:01:00 200
+}

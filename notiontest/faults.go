@@ -33,8 +33,9 @@ type Fault struct {
 	Body string
 
 	// Delay is the latency before answering, or before serving the request
-	// normally when Status is 0. The wait ends early, without an answer,
-	// when the client goes away or the server closes.
+	// normally when Status is 0, counted on the server's clock (see
+	// [Server.SetClock]). The wait ends early, without an answer, when the
+	// client goes away or the server closes.
 	Delay time.Duration
 	// Reset closes the TCP connection (with a reset) instead of answering.
 	// net/http's Transport silently retries idempotent requests that fail
@@ -117,10 +118,11 @@ func (s *Server) pickFaults(c *call) (time.Duration, *Fault) {
 func (s *Server) applyFaults(c *call) bool {
 	delay, f := s.pickFaults(c)
 	if delay > 0 {
-		t := time.NewTimer(delay)
-		defer t.Stop()
+		elapsed := make(chan struct{})
+		stop := s.afterFunc(delay, func() { close(elapsed) })
+		defer stop()
 		select {
-		case <-t.C:
+		case <-elapsed:
 		case <-c.r.Context().Done():
 			c.reset() // the client has gone; write nothing
 			return false

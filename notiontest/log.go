@@ -19,7 +19,7 @@ type Request struct {
 	TokenHash string    // [TokenHash] of the bearer token; "" when none
 	Body      []byte    // the request body, verbatim (OAuth bodies hold codes and tokens), first 64 KiB
 	Status    int       // status answered; 0 while pending, for a reset, or when the client left first
-	Time      time.Time // arrival
+	Time      time.Time // arrival, on the server's clock (see [Server.SetClock])
 }
 
 // record appends a log entry for r and returns it, for finish to fill in.

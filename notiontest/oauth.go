@@ -273,7 +273,7 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 		return nil, oauthError("unsupported_grant_type", "Unsupported grant_type.")
 	}
 
-	now := time.Now()
+	now := s.now()
 	access := "ntn_" + randomHex(20)
 	s.tokens[access] = &tokenInfo{bot: g.bot, active: true, issued: now}
 	g.access = append(g.access, access)

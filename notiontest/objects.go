@@ -66,7 +66,7 @@ func (s *Server) Put(o Object) string {
 }
 
 func (s *Server) putLocked(o Object, by string) *object {
-	now := time.Now()
+	now := s.now()
 	obj := &object{Object: o, created: now, edited: now, createdBy: by, editedBy: by}
 	if old := s.objects[o.ID]; old != nil {
 		obj.seq, obj.created, obj.createdBy = old.seq, old.created, old.createdBy

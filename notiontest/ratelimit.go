@@ -47,7 +47,8 @@ type window struct {
 // with Retry-After set to the whole seconds (rounded up, at least 1) until
 // the window ends, repeated in additional_data "retry_after" next to
 // "rate_limit_reason" (in seconds with three decimals, rounded up to the
-// millisecond, when PreciseRetryAfter is set). Requests answered 429 do not use the budget. Only
+// millisecond, when PreciseRetryAfter is set), all counted on the server's
+// clock ([Server.SetClock]). Requests answered 429 do not use the budget. Only
 // authenticated API requests count: not faults, not 401s, not /v1/oauth/.
 func (s *Server) SetRateLimit(rl RateLimit) {
 	s.mu.Lock()
@@ -69,7 +70,7 @@ func (s *Server) admit(token string) (*apiError, http.Header) {
 	if length <= 0 {
 		length = time.Minute
 	}
-	now := time.Now()
+	now := s.now()
 	w := s.windows[token]
 	if w == nil || now.Sub(w.start) >= length {
 		w = &window{start: now}

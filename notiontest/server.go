@@ -41,7 +41,8 @@ type Server struct {
 	ts        *httptest.Server
 	transport *transport
 	conns     atomic.Int64
-	done      chan struct{} // closed by Close, ends pending delays
+	clock     atomic.Pointer[Clock] // nil: the system clock; see SetClock
+	done      chan struct{}         // closed by Close, ends pending delays
 	closeOnce sync.Once
 
 	// Fixed at creation.
@@ -159,7 +160,7 @@ type call struct {
 // handle runs one request through faults, version and token checks, the
 // rate limit and the endpoint, and logs it.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
-	arrived := time.Now()
+	arrived := s.now()
 	c := &call{w: w, r: r, requestID: newUUID(), token: bearerToken(r)}
 	c.body, _ = io.ReadAll(io.LimitReader(r.Body, maxBodySize))
 	rec := s.record(r, c.token, c.body, arrived)

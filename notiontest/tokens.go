@@ -26,7 +26,7 @@ func (s *Server) NewToken() string {
 	token := "ntn_" + randomHex(20)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[token] = &tokenInfo{bot: newBot(), active: true, issued: time.Now()}
+	s.tokens[token] = &tokenInfo{bot: newBot(), active: true, issued: s.now()}
 	return token
 }
 
@@ -37,7 +37,7 @@ func (s *Server) AddToken(token string) {
 	defer s.mu.Unlock()
 	ti := s.tokenLocked(token)
 	ti.active = true
-	ti.issued = time.Now()
+	ti.issued = s.now()
 }
 
 // RevokeToken makes token answer 401 unauthorized on every endpoint, as

@@ -6,7 +6,6 @@ import (
 
 	"github.com/hashicorp/go-retryablehttp"
 	"github.com/jomei/notionapi"
-	"golang.org/x/oauth2"
 
 	"github.com/notionauth/notionauth"
 )
@@ -17,10 +16,13 @@ type Peer struct {
 	Name string
 	// Setup says in one line how the peer is configured.
 	Setup string
-	// New builds a notionapi client that sends every request with token
-	// through base. detail, if not nil, is called once the workload is over
-	// and returns what the client itself reports (one line), if anything.
-	New func(token string, base http.RoundTripper, cfg Config) (client *notionapi.Client, detail func() string)
+	// New builds one notionapi client per token, each sending its requests
+	// with its token, all through one RoundTripper stack of the peer's own
+	// over base (so that whatever the stack learns is shared by the
+	// tokens, as in an app that serves many workspaces). detail, if not
+	// nil, is called once the workload is over and returns what the stack
+	// itself reports (one line), if anything.
+	New func(tokens []string, base http.RoundTripper, cfg Config) (clients []*notionapi.Client, detail func() string)
 }
 
 // Peers returns the three clients the workload compares: notionauth,
@@ -30,17 +32,30 @@ func Peers() []Peer {
 	return []Peer{NotionAuth(), NotionAPI(), RetryableHTTP()}
 }
 
-// NotionAuth is notionauth.NewClient over a notionauth.Transport with a
-// static token. The budget is learnt from the 429s; only the window length
-// is told (Notion documents 60 s; the fake's is shorter).
+// perToken builds a notionapi client for each token, over hc, with
+// WithRetry(retries). notionapi puts the token in each request's
+// Authorization header itself.
+func perToken(tokens []string, hc *http.Client, retries int) []*notionapi.Client {
+	clients := make([]*notionapi.Client, len(tokens))
+	for i, tok := range tokens {
+		clients[i] = notionapi.NewClient(notionapi.Token(tok), notionapi.WithHTTPClient(hc), notionapi.WithRetry(retries))
+	}
+	return clients
+}
+
+// NotionAuth is one notionauth.Transport with no Source, shared by every
+// token: notionapi sends each client's token in the Authorization header,
+// and the Transport paces each token on its own. The budget is learnt from
+// the 429s; only the window length is told (Notion documents 60 s; the
+// fake's is shorter). notionapi gets WithRetry(1), as notionauth.NewClient
+// gives it, so that the Transport alone decides what to retry.
 func NotionAuth() Peer {
 	return Peer{
 		Name:  "notionauth",
-		Setup: "notionauth.NewClient(&notionauth.Transport{Pacing: Pacing{Window: W}, Retry: RetryPolicy{MaxAttempts: A}}); budget learnt, not told",
-		New: func(token string, base http.RoundTripper, cfg Config) (*notionapi.Client, func() string) {
+		Setup: "one notionauth.Transport{Pacing: Pacing{Window: W}, Retry: RetryPolicy{MaxAttempts: A}} (no Source) under notionapi.NewClient(token, WithHTTPClient, WithRetry(1)) per token; budget learnt, not told",
+		New: func(tokens []string, base http.RoundTripper, cfg Config) ([]*notionapi.Client, func() string) {
 			tr := &notionauth.Transport{
 				Base:   base,
-				Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
 				Retry:  notionauth.RetryPolicy{MaxAttempts: cfg.Attempts},
 				Pacing: notionauth.Pacing{Window: cfg.Window},
 			}
@@ -49,21 +64,20 @@ func NotionAuth() Peer {
 				return fmt.Sprintf("Stats: %d requests, %d retries, %d throttled answers, %d waits, %v waited in all",
 					s.Requests, s.Retries, s.Throttled, s.Waits, s.Waited.Round(1e6))
 			}
-			return notionauth.NewClient(tr), detail
+			return perToken(tokens, &http.Client{Transport: tr}, 1), detail
 		},
 	}
 }
 
 // NotionAPI is github.com/jomei/notionapi with its own 429 loop:
-// WithRetry(A) sends at most A requests per call.
+// WithRetry(A) sends at most A requests per call. The clients of all
+// tokens share one http.Client.
 func NotionAPI() Peer {
 	return Peer{
 		Name:  "notionapi WithRetry",
-		Setup: "notionapi.NewClient(token, WithHTTPClient(&http.Client{Transport: counting}), WithRetry(A))",
-		New: func(token string, base http.RoundTripper, cfg Config) (*notionapi.Client, func() string) {
-			return notionapi.NewClient(notionapi.Token(token),
-				notionapi.WithHTTPClient(&http.Client{Transport: base}),
-				notionapi.WithRetry(cfg.Attempts)), nil
+		Setup: "notionapi.NewClient(token, WithHTTPClient(&http.Client{Transport: counting}), WithRetry(A)) per token, one http.Client",
+		New: func(tokens []string, base http.RoundTripper, cfg Config) ([]*notionapi.Client, func() string) {
+			return perToken(tokens, &http.Client{Transport: base}, cfg.Attempts), nil
 		},
 	}
 }
@@ -72,6 +86,7 @@ func NotionAPI() Peer {
 // (DefaultRetryPolicy, DefaultBackoff: Retry-After on 429 and 503, else
 // exponential from 1 s to 30 s) under notionapi, with its logger switched
 // off and RetryMax A-1, so that it too sends at most A requests per call.
+// One retryablehttp client serves every token.
 //
 // notionapi gets WithRetry(1) (no retry of its own). This is the honest
 // configuration, not a handicap: retryablehttp's RoundTripper consumes every
@@ -83,15 +98,13 @@ func NotionAPI() Peer {
 func RetryableHTTP() Peer {
 	return Peer{
 		Name:  "go-retryablehttp",
-		Setup: "retryablehttp.NewClient() with HTTPClient{Transport: counting}, RetryMax A-1, Logger nil, default CheckRetry and Backoff; .StandardClient() under notionapi WithRetry(1)",
-		New: func(token string, base http.RoundTripper, cfg Config) (*notionapi.Client, func() string) {
+		Setup: "one retryablehttp.NewClient() with HTTPClient{Transport: counting}, RetryMax A-1, Logger nil, default CheckRetry and Backoff; its .StandardClient() under notionapi WithRetry(1) per token",
+		New: func(tokens []string, base http.RoundTripper, cfg Config) ([]*notionapi.Client, func() string) {
 			rc := retryablehttp.NewClient()
 			rc.HTTPClient = &http.Client{Transport: base}
 			rc.RetryMax = cfg.Attempts - 1
 			rc.Logger = nil // the default logs every request to stderr
-			return notionapi.NewClient(notionapi.Token(token),
-				notionapi.WithHTTPClient(rc.StandardClient()),
-				notionapi.WithRetry(1)), nil
+			return perToken(tokens, rc.StandardClient(), 1), nil
 		},
 	}
 }

@@ -128,8 +128,58 @@ func TestPercentile(t *testing.T) {
 func TestConfigDefaults(t *testing.T) {
 	t.Parallel()
 	c := Config{}.WithDefaults()
-	assert.Equal(t, Config{Budget: 60, Window: 2 * time.Second, Calls: 360, Goroutines: 16, Attempts: 20, Timeout: 5 * time.Minute}, c)
+	assert.Equal(t, Config{Budget: 60, Window: 2 * time.Second, Calls: 360, Goroutines: 16, Attempts: 20, Tokens: 1, RunTimeout: 5 * time.Minute}, c)
 	assert.Equal(t, 10*time.Second, c.IdealWall(), "6 windows, the last not waited out")
 	assert.InDelta(t, 30.0, c.Rate(), 1e-9)
-	assert.Error(t, Config{Budget: -1}.WithDefaults().validate())
+	assert.NoError(t, c.validate())
+
+	many := Config{Budget: 3, Window: 5 * time.Second, Tokens: 5000}.WithDefaults()
+	assert.Equal(t, 90000, many.Calls, "6 windows' worth of every token: got %d", many.Calls)
+	assert.Zero(t, many.CallTimeout, "no deadline per call by default")
+	assert.False(t, many.WholeSeconds)
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  Config
+		ok   bool
+	}{
+		{"defaults", Config{}, true},
+		{"a deadline per call", Config{CallTimeout: time.Minute}, true},
+		{"many tokens", Config{Tokens: 100}, true},
+		{"negative budget", Config{Budget: -1}, false},
+		{"negative tokens", Config{Tokens: -1}, false},
+		{"negative call timeout", Config{CallTimeout: -time.Second}, false},
+		{"negative run timeout", Config{RunTimeout: -time.Second}, false},
+	}
+	for _, tt := range tests {
+		err := tt.cfg.WithDefaults().validate()
+		if tt.ok {
+			assert.NoError(t, err, tt.name)
+		} else {
+			assert.Error(t, err, tt.name)
+		}
+	}
+}
+
+func TestConfigIdealWall(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		cfg  Config
+		wall time.Duration
+		rate float64
+	}{
+		{"one token", Config{Budget: 180, Window: time.Minute, Calls: 541}, 3 * time.Minute, 3},
+		{"fits one window", Config{Budget: 180, Window: time.Minute, Calls: 180}, 0, 3},
+		{"many tokens", Config{Budget: 3, Window: 5 * time.Second, Calls: 45000, Tokens: 5000}, 10 * time.Second, 3000},
+		{"uneven spread", Config{Budget: 3, Window: 2 * time.Second, Calls: 1801, Tokens: 200}, 6 * time.Second, 300},
+	}
+	for _, tt := range tests {
+		c := tt.cfg.WithDefaults()
+		assert.Equal(t, tt.wall, c.IdealWall(), "%s: ideal wall", tt.name)
+		assert.InDelta(t, tt.rate, c.Rate(), 1e-9, "%s: rate", tt.name)
+	}
 }
