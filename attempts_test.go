@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/notionauth/notionauth/notiontest"
 )
 
 // Tests of the attempt loop: every attempt ends in one verdict, and every
@@ -25,7 +27,7 @@ import (
 
 // stepping runs f while moving clk on by step, a little at a time, until f
 // returns: waits of seconds on clk take milliseconds.
-func stepping(t *testing.T, clk *fakeClock, step time.Duration, f func()) {
+func stepping(t *testing.T, clk *notiontest.Clock, step time.Duration, f func()) {
 	t.Helper()
 	done := make(chan struct{})
 	go func() {
@@ -37,7 +39,7 @@ func stepping(t *testing.T, clk *fakeClock, step time.Duration, f func()) {
 		case <-done:
 			return
 		case <-time.After(200 * time.Microsecond):
-			clk.advance(step)
+			clk.Advance(step)
 		}
 	}
 }
@@ -146,7 +148,7 @@ func TestResendAfterRefreshIsATurnOfTheLoop(t *testing.T) {
 		testToken: {notion401},
 		fresh:     {notion429}, // then 200
 	}}
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	var mu sync.Mutex
 	var events []Event
 	tr := &Transport{Base: base, Source: src, Clock: clk, OnEvent: func(ev Event) {
@@ -343,7 +345,7 @@ func TestCancelledCallIsCanceled(t *testing.T) {
 	t.Run("during a backoff", func(t *testing.T) {
 		t.Parallel()
 		base := &script{byTok: map[string][]func(*http.Request) *http.Response{testToken: {notion503, notion503}}}
-		clk := newFakeClock()
+		clk := notiontest.NewClock(time.Time{})
 		tr := &Transport{Base: base, Source: static(testToken), Clock: clk}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
@@ -351,7 +353,7 @@ func TestCancelledCallIsCanceled(t *testing.T) {
 			_, err := tr.RoundTrip(getPage(t).WithContext(ctx))
 			done <- err
 		}()
-		require.Eventually(t, func() bool { return base.count() == 1 && clk.pending() == 1 }, 5*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return base.count() == 1 && clk.Pending() == 1 }, 5*time.Second, time.Millisecond)
 		cancel()
 		err := <-done
 		e := asError(t, err)
@@ -380,7 +382,7 @@ func TestCancelledCallIsCanceled(t *testing.T) {
 		base := &script{byTok: map[string][]func(*http.Request) *http.Response{testToken: {
 			answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"r"}`, "Retry-After", "2"),
 		}}}
-		clk := newFakeClock()
+		clk := notiontest.NewClock(time.Time{})
 		tr := &Transport{Base: base, Source: static(testToken), Clock: clk}
 		ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(1500*time.Millisecond))
 		defer cancel()
@@ -426,7 +428,7 @@ func TestSourceFailureHasItsCausesKind(t *testing.T) {
 func TestNeverClosesIdleConnectionsOfABaseItWasGiven(t *testing.T) {
 	t.Parallel()
 	base := &script{byTok: map[string][]func(*http.Request) *http.Response{testToken: {notion502, notion502}}}
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	tr := &Transport{Base: base, Source: static(testToken), Clock: clk}
 	var err error
 	stepping(t, clk, 100*time.Millisecond, func() { _, err = tr.RoundTrip(getPage(t)) })
@@ -453,7 +455,7 @@ func TestRetryAfterDeadlineUsesTheEarliestReset(t *testing.T) {
 			base := &script{byTok: map[string][]func(*http.Request) *http.Response{testToken: {
 				answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"r"}`, "Retry-After", "2"),
 			}}}
-			clk := newFakeClock()
+			clk := notiontest.NewClock(time.Time{})
 			tr := &Transport{Base: base, Source: static(testToken), Clock: clk, Pacing: Pacing{Off: true}}
 			ctx, cancel := context.WithDeadline(context.Background(), clk.Now().Add(tc.deadline))
 			defer cancel()

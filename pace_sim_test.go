@@ -12,6 +12,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/notionauth/notionauth/notiontest"
 )
 
 // fixedWindow is Notion's per-connection limit as notion.md describes it,
@@ -75,24 +77,6 @@ func (f *fixedWindow) travel() {
 	<-ch
 }
 
-// advanceToNext moves the clock to its earliest timer and fires it.
-func (c *fakeClock) advanceToNext() bool {
-	c.mu.Lock()
-	var next time.Time
-	for _, t := range c.timers {
-		if !t.stopped && (next.IsZero() || t.at.Before(next)) {
-			next = t.at
-		}
-	}
-	d := next.Sub(c.now)
-	c.mu.Unlock()
-	if next.IsZero() {
-		return false
-	}
-	c.advance(max(d, 0))
-	return true
-}
-
 // TestPacingAtNotionsScale is the worker pool of a real app against
 // Notion's real limit: 180 requests per 60 s window, whole-second
 // Retry-After, 16 workers, 541 calls, each with a 60 s deadline. Every
@@ -116,7 +100,7 @@ func TestPacingAtNotionsScale(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			const window = time.Minute
-			clk := newFakeClock()
+			clk := notiontest.NewClock(time.Time{})
 			notion := &fixedWindow{clk: clk, budget: tc.budget, window: window, rtt: tc.rtt}
 			tr := &Transport{Base: notion, Source: static(testToken), Clock: clk}
 
@@ -150,7 +134,8 @@ func TestPacingAtNotionsScale(t *testing.T) {
 			b, _ := tr.state().bearerFor(testToken)
 			for done.Load() < int64(tc.calls) {
 				if n := inCall.Load(); n > 0 && int64(b.pace.waiting.Load())+notion.inFlight.Load() == n {
-					require.True(t, clk.advanceToNext(), "%d calls wait, and no timer would wake them", n)
+					_, moved := clk.AdvanceToNext()
+					require.True(t, moved, "%d calls wait, and no timer would wake them", n)
 					continue
 				}
 				runtime.Gosched()

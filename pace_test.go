@@ -3,88 +3,14 @@ package notionauth
 import (
 	"context"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/notionauth/notionauth/notiontest"
 )
-
-// fakeClock is a clock that moves only when told to.
-type fakeClock struct {
-	mu     sync.Mutex
-	now    time.Time
-	timers []*fakeTimer
-}
-
-type fakeTimer struct {
-	c       *fakeClock
-	at      time.Time
-	f       func()
-	stopped bool
-}
-
-func (t *fakeTimer) Stop() bool {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
-
-// newFakeClock starts at the real time, so that context deadlines compare.
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Now()} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &fakeTimer{c: c, at: c.now.Add(d), f: f}
-	c.timers = append(c.timers, t)
-	return t.Stop
-}
-
-// pending is the number of timers not yet fired or stopped.
-func (c *fakeClock) pending() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.stopped {
-			n++
-		}
-	}
-	return n
-}
-
-// advance moves time on by d and runs the timers that came due.
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	var due []*fakeTimer
-	kept := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !t.at.After(c.now):
-			t.stopped = true
-			due = append(due, t)
-		default:
-			kept = append(kept, t)
-		}
-	}
-	c.timers = kept
-	c.mu.Unlock()
-	for _, t := range due {
-		t.f()
-	}
-}
 
 func (p *pacer) queued() int { return int(p.waiting.Load()) }
 
@@ -156,7 +82,7 @@ func assertNoneReady(t *testing.T, ch <-chan int) {
 
 func TestPacerOpenByDefault(t *testing.T) {
 	t.Parallel()
-	p := newTestPacer(newFakeClock(), Pacing{})
+	p := newTestPacer(notiontest.NewClock(time.Time{}), Pacing{})
 	for range 100 {
 		mustAcquire(t, p)
 	}
@@ -165,22 +91,22 @@ func TestPacerOpenByDefault(t *testing.T) {
 
 func TestPacerSharedPauseReleasesInArrivalOrder(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: 10 * time.Second})
 	tk := mustAcquire(t, p)
 	p.done(tk, throttled(time.Second))
 
 	line := waitInLine(t, p, 6)
 	assertNoneReady(t, line)
-	clk.advance(999 * time.Millisecond)
+	clk.Advance(999 * time.Millisecond)
 	assertNoneReady(t, line)
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5}, drainN(t, line, 6))
 }
 
 func TestPacerLearnsBudgetAndSpendsIt(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	window := time.Second
 	p := newTestPacer(clk, Pacing{Window: window})
 	var last ticket
@@ -189,26 +115,26 @@ func TestPacerLearnsBudgetAndSpendsIt(t *testing.T) {
 		p.done(last, nil)
 	}
 	sixth := mustAcquire(t, p)
-	clk.advance(600 * time.Millisecond)
+	clk.Advance(600 * time.Millisecond)
 	p.done(sixth, throttled(400*time.Millisecond)) // the window ends 1 s after it began
 	assert.Equal(t, 5, p.budget(), "what Notion accepted in the throttled window")
 
 	// The pause ends the window; the next one allows exactly 5.
 	line := waitInLine(t, p, 8)
-	clk.advance(400 * time.Millisecond)
+	clk.Advance(400 * time.Millisecond)
 	first := drainN(t, line, 5)
 	assert.Equal(t, []int{0, 1, 2, 3, 4}, first)
 	assertNoneReady(t, line)
 	// The rest go at the predicted end of that window (plus the margin).
-	clk.advance(window)
+	clk.Advance(window)
 	assertNoneReady(t, line)
-	clk.advance(p.margin())
+	clk.Advance(p.margin())
 	assert.Equal(t, []int{5, 6, 7}, drainN(t, line, 3))
 }
 
 func TestPacerLateAnswersRaiseBudget(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: time.Second})
 	tickets := make([]ticket, 6)
 	for i := range tickets {
@@ -228,7 +154,7 @@ func TestPacerLearnsWhenThe429ComesFirst(t *testing.T) {
 	t.Parallel()
 	// More requests in flight than the budget: the 429 can be the first
 	// answer of its window to come back.
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: time.Second})
 	tickets := make([]ticket, 12)
 	for i := range tickets {
@@ -243,7 +169,7 @@ func TestPacerLearnsWhenThe429ComesFirst(t *testing.T) {
 	assert.Equal(t, 10, p.budget())
 
 	line := waitInLine(t, p, 12)
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, drainN(t, line, 10))
 	assertNoneReady(t, line)
 }
@@ -252,15 +178,15 @@ func TestPacerUnseenWindowTeachesNothing(t *testing.T) {
 	t.Parallel()
 	// A 429 whose window began before the pacer's first request (another
 	// process spent part of it) says nothing about the budget.
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{}) // Notion's minute
 	for range 3 {
 		p.done(mustAcquire(t, p), nil)
 	}
-	clk.advance(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	p.done(mustAcquire(t, p), throttled(time.Second))
 	assert.Zero(t, p.budget())
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	for range 20 {
 		mustAcquire(t, p) // no budget: the calls go on after the pause
 	}
@@ -272,20 +198,20 @@ func TestPacerLearnsFromTheFirstWholeWindow(t *testing.T) {
 	// window teaches nothing; the next one, which the pacer sees from its
 	// start, does, although the whole-second Retry-After ends it up to a
 	// second late.
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{})
 	for range 3 {
 		p.done(mustAcquire(t, p), nil)
 	}
-	clk.advance(10 * time.Second)
+	clk.Advance(10 * time.Second)
 	p.done(mustAcquire(t, p), throttled(30*time.Second))
 	assert.Zero(t, p.budget(), "the first window was not seen whole")
 
-	clk.advance(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	for range 7 {
 		p.done(mustAcquire(t, p), nil)
 	}
-	clk.advance(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	p.done(mustAcquire(t, p), throttled(31*time.Second))
 	assert.Equal(t, 7, p.budget())
 }
@@ -297,7 +223,7 @@ func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
 		{Kind: Throttled, StatusCode: 429, Reason: ReasonEndpointRateLimit, RetryAfter: time.Second},
 		{Kind: Throttled, StatusCode: 529, Code: CodeServiceOverload, RetryAfter: time.Second},
 	} {
-		clk := newFakeClock()
+		clk := notiontest.NewClock(time.Time{})
 		p := newTestPacer(clk, Pacing{})
 		for range 3 {
 			p.done(mustAcquire(t, p), nil)
@@ -306,43 +232,43 @@ func TestPacerOtherLimitsPauseButTeachNothing(t *testing.T) {
 		assert.Zero(t, p.budget(), "%s %s", e.Code, e.Reason)
 		line := waitInLine(t, p, 1)
 		assertNoneReady(t, line)
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 		drainN(t, line, 1)
 	}
 }
 
 func TestPacerConfiguredBudget(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Budget: 3, Window: time.Second})
 	for range 3 {
 		p.done(mustAcquire(t, p), nil)
 	}
 	line := waitInLine(t, p, 4)
-	clk.advance(time.Second + p.margin())
+	clk.Advance(time.Second + p.margin())
 	assert.Equal(t, []int{0, 1, 2}, drainN(t, line, 3))
 	// A 429 pauses but does not change a budget the app set.
 	p.done(ticket{gen: gen(p.word.Load())}, throttled(2*time.Second))
 	assert.Equal(t, 3, p.budget())
-	clk.advance(2 * time.Second)
+	clk.Advance(2 * time.Second)
 	drainN(t, line, 1)
 }
 
 func TestPacerTriesHigherBudgetAfterFullWindows(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: time.Second})
 	for range 8 {
 		p.done(mustAcquire(t, p), nil)
 	}
 	p.done(mustAcquire(t, p), throttled(time.Second))
 	require.Equal(t, 8, p.budget())
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	for range growAfter + 1 {
 		for range p.budget() {
 			p.done(mustAcquire(t, p), nil)
 		}
-		clk.advance(time.Second + p.margin())
+		clk.Advance(time.Second + p.margin())
 	}
 	mustAcquire(t, p) // rolls the last full window
 	assert.Equal(t, 9, p.budget(), "one step up after %d full windows", growAfter)
@@ -350,7 +276,7 @@ func TestPacerTriesHigherBudgetAfterFullWindows(t *testing.T) {
 
 func TestPacerWaitTooLong(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{})
 	p.done(mustAcquire(t, p), throttled(30*time.Second))
 
@@ -367,7 +293,7 @@ func TestPacerWaitTooLong(t *testing.T) {
 
 func TestPacerCancelledWaiterLeavesTheLine(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{})
 	p.done(mustAcquire(t, p), throttled(time.Second))
 
@@ -382,19 +308,19 @@ func TestPacerCancelledWaiterLeavesTheLine(t *testing.T) {
 	cancel()
 	require.ErrorIs(t, <-errc, context.Canceled)
 	assert.Equal(t, 2, p.queued())
-	clk.advance(time.Second)
+	clk.Advance(time.Second)
 	assert.Equal(t, []int{0, 1}, drainN(t, line, 2))
 }
 
 func TestPacerIdle(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: time.Second})
 	p.done(mustAcquire(t, p), throttled(5*time.Second))
 	assert.False(t, p.idle(p.cfg.now()), "paused")
-	clk.advance(5 * time.Second)
+	clk.Advance(5 * time.Second)
 	assert.False(t, p.idle(p.cfg.now()), "used %d windows ago", 5)
-	clk.advance(idleWindows * time.Second)
+	clk.Advance(idleWindows * time.Second)
 	assert.True(t, p.idle(p.cfg.now()))
 }
 
@@ -411,7 +337,7 @@ func TestPacingValidate(t *testing.T) {
 // lock, which the slow path holds.
 func TestPacerFastPathTakesNoLock(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Budget: 1000, Window: time.Minute})
 	p.done(mustAcquire(t, p), nil) // the first request starts the window, under the lock
 
@@ -440,20 +366,20 @@ func TestPacerFastPathTakesNoLock(t *testing.T) {
 // latest moment they all allow.
 func TestPacerPauseNarrowsWithWholeSeconds(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: time.Hour}) // no window to anchor on
 	tks := []ticket{mustAcquire(t, p), mustAcquire(t, p)}
 	other := &Error{Kind: Throttled, StatusCode: 429, Reason: ReasonSpaceRateLimit, RetryAfter: 3 * time.Second}
 	p.done(tks[0], other) // the reset is in (2 s, 3 s]
-	clk.advance(600 * time.Millisecond)
+	clk.Advance(600 * time.Millisecond)
 	late := *other
 	late.RetryAfter = 2 * time.Second
 	p.done(tks[1], &late) // in (1.6 s, 2.6 s] from the start: now (2 s, 2.6 s]
 
 	line := waitInLine(t, p, 1)
-	clk.advance(1999 * time.Millisecond) // 2.599 s
+	clk.Advance(1999 * time.Millisecond) // 2.599 s
 	assertNoneReady(t, line)
-	clk.advance(time.Millisecond)
+	clk.Advance(time.Millisecond)
 	drainN(t, line, 1)
 }
 
@@ -463,7 +389,7 @@ func TestPacerPauseNarrowsWithWholeSeconds(t *testing.T) {
 // pause outlasts it.
 func TestPacerDeadlineAgainstTheEarliestReset(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	p := newTestPacer(clk, Pacing{Window: time.Hour})
 	p.done(mustAcquire(t, p), throttled(10*time.Second)) // ends in (9 s, 10 s]
 
@@ -481,13 +407,13 @@ func TestPacerDeadlineAgainstTheEarliestReset(t *testing.T) {
 		errc <- err
 	}()
 	require.Eventually(t, func() bool { return p.queued() == 1 }, 5*time.Second, time.Millisecond, "9.5 s may be after the end: it waits")
-	clk.advance(9 * time.Second)
+	clk.Advance(9 * time.Second)
 	select {
 	case err := <-errc:
 		t.Fatalf("returned before its deadline: %v", err)
 	case <-time.After(20 * time.Millisecond):
 	}
-	clk.advance(500 * time.Millisecond)
+	clk.Advance(500 * time.Millisecond)
 	assert.ErrorIs(t, <-errc, context.DeadlineExceeded, "its deadline passed on the pacer's clock")
 	assert.Zero(t, p.queued(), "it left the line")
 }
@@ -497,7 +423,7 @@ func TestPacerDeadlineAgainstTheEarliestReset(t *testing.T) {
 // bearer that still holds a forgotten pacer looks it up again.
 func TestPacerTableForgetsIdlePacers(t *testing.T) {
 	t.Parallel()
-	clk := newFakeClock()
+	clk := notiontest.NewClock(time.Time{})
 	cfg := newPaceConfig(clk, Pacing{Window: time.Second})
 	tab := &pacerTable{cfg: cfg}
 	const n = 10000
@@ -507,7 +433,7 @@ func TestPacerTableForgetsIdlePacers(t *testing.T) {
 	}
 	require.Equal(t, n, tab.len())
 	kept := tab.get(1)
-	clk.advance((idleWindows + 1) * time.Second)
+	clk.Advance((idleWindows + 1) * time.Second)
 	kept.touch(cfg.now())
 	for k := uint64(n); k < 3*n; k++ {
 		tab.get(k).touch(cfg.now())

@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/oauth2"
+
+	"github.com/notionauth/notionauth/notiontest"
 )
 
 const (
@@ -444,7 +446,7 @@ func TestUnconfirmedUnauthorized(t *testing.T) {
 			api.revoke(testToken)
 			api.onProbe = tc.probe
 			var revoked atomic.Int32
-			clk := newFakeClock()
+			clk := notiontest.NewClock(time.Time{})
 			tr := &Transport{Base: api, Source: static(testToken), Clock: clk,
 				OnAuthRevoked: func(context.Context, *Error) { revoked.Add(1) }}
 			_, err := tr.RoundTrip(getPage(t))
@@ -459,7 +461,7 @@ func TestUnconfirmedUnauthorized(t *testing.T) {
 			assert.Zero(t, revoked.Load())
 			// Nothing was latched: the next call is sent again (once a
 			// 429 to the probe has paused the token for its Retry-After).
-			clk.advance(tc.retryAfter)
+			clk.Advance(tc.retryAfter)
 			_, _ = tr.RoundTrip(getPage(t))
 			calls, _ := api.counts()
 			assert.Equal(t, 2, calls)
