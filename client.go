@@ -410,14 +410,24 @@ func (c *call) send() (*http.Response, *Error) {
 			c.handed = true
 		}
 	}
+	actx, release := c.attemptContext()
+	if release != nil {
+		out = out.WithContext(actx)
+	}
 	c.n++
 	c.st.requests.Add(1)
 	resp, err := c.st.base.RoundTrip(out)
+	if release != nil {
+		release(err != nil)
+	}
 	if err == nil && resp.StatusCode < 400 {
 		if b != nil && b.pace != nil {
 			b.pace.done(c.tk, nil)
 		}
 		return resp, nil
+	}
+	if err != nil && actx.Err() != nil && c.ctx.Err() == nil {
+		err = context.Cause(actx) // the deadline passed on the Transport's clock
 	}
 	e := c.failure(resp, err)
 	if b != nil && b.pace != nil {
@@ -431,6 +441,32 @@ func (c *call) send() (*http.Response, *Error) {
 	}
 	c.last = e
 	return nil, e
+}
+
+// attemptContext is the context of an attempt when the Transport's clock
+// is not the system's: one that also ends when the call's deadline passes
+// on that clock, with the function to call once the attempt is over
+// (failed: it ended without a response, so the context can go). On the
+// system clock the call's context does that already: it returns a nil
+// function.
+func (c *call) attemptContext() (context.Context, func(failed bool)) {
+	if _, ok := c.st.clock.(systemClock); ok {
+		return c.ctx, nil
+	}
+	left, ok := leftBefore(c.ctx, c.st.clock.Now())
+	if !ok {
+		return c.ctx, nil
+	}
+	ctx, cancel := context.WithCancelCause(c.ctx)
+	stop := c.st.clock.AfterFunc(left, func() { cancel(context.DeadlineExceeded) })
+	return ctx, func(failed bool) {
+		stop()
+		if failed {
+			cancel(nil)
+		}
+		// A response's body is read with ctx: it stays open until c.ctx
+		// ends.
+	}
 }
 
 // failure turns a failed attempt (a response of 400 or more, or a

@@ -35,6 +35,21 @@ type env struct {
 	database  string       // a database in page, with a row
 	source    string       // a data source in page
 	lastError atomic.Pointer[notionauth.Error]
+	// clock is the time of the server and the Transport. It moves on by
+	// itself whenever they are idle (see notiontest.Clock.AutoAdvance),
+	// so waits of seconds take milliseconds, until manual is called.
+	clock *notiontest.Clock
+	auto  func() // stops the clock moving by itself
+}
+
+// manual stops the clock moving by itself: the test moves it.
+func (e *env) manual() { e.auto() }
+
+// deadline is a context whose deadline is d from now on the env's clock.
+func (e *env) deadline(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithDeadline(context.Background(), e.clock.Now().Add(d))
+	t.Cleanup(cancel)
+	return ctx
 }
 
 func newEnv(t *testing.T) *env {
@@ -47,7 +62,12 @@ func newEnv(t *testing.T) *env {
 	e.srv.Put(notiontest.Object{Type: notiontest.Page, Parent: e.database, Title: "Ship it"})
 	e.source = e.srv.Put(notiontest.Object{Type: notiontest.DataSource, Parent: e.page, Title: "Tasks source"})
 	e.srv.Share(e.page, e.token)
+	e.clock = notiontest.NewClock(time.Time{})
+	e.srv.SetClock(e.clock)
+	e.auto = e.clock.AutoAdvance(0)
+	t.Cleanup(e.auto)
 	e.tr = &notionauth.Transport{
+		Clock:  e.clock,
 		Base:   e.srv.Transport(),
 		Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: e.token}),
 		OnAuthRevoked: func(_ context.Context, err *notionauth.Error) {
@@ -436,9 +456,7 @@ func TestEndToEndLatencyAndDeadline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	e.srv.Inject(notiontest.Latency(5 * time.Second))
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	_, err := e.client.Page.Get(ctx, notionapi.PageID(e.page))
+	_, err := e.client.Page.Get(e.deadline(t, 50*time.Millisecond), notionapi.PageID(e.page))
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.Equal(t, notionauth.Unavailable, notionErr(t, err).Kind)
 }

@@ -112,13 +112,13 @@ func TestRetryThrottledUnrewindableBodySentOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, req.GetBody)
 	req.Header.Set("Notion-Version", notionauth.DefaultNotionVersion)
-	start := time.Now()
+	start := e.clock.Now()
 	_, err = e.http.Do(req)
 	ne := notionErr(t, err)
 	assert.ErrorIs(t, err, notionauth.ErrThrottled)
 	assert.Equal(t, 1, ne.Attempts)
 	assert.Equal(t, time.Second, ne.RetryAfter)
-	assert.Less(t, time.Since(start), 900*time.Millisecond, "nothing to wait for: it cannot be re-sent")
+	assert.Less(t, e.clock.Now().Sub(start), 900*time.Millisecond, "nothing to wait for: it cannot be re-sent")
 	assert.Len(t, e.srv.Requests(), 1)
 }
 
@@ -128,7 +128,7 @@ func TestRetryThrottledBeyondMaxWait(t *testing.T) {
 	e.tr.Retry.MaxWait = time.Second
 	e.srv.Inject(notiontest.RateLimited(5 * time.Second))
 
-	start := time.Now()
+	start := e.clock.Now()
 	_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
 	ne := notionErr(t, err)
 	assert.ErrorIs(t, err, notionauth.ErrThrottled)
@@ -137,10 +137,10 @@ func TestRetryThrottledBeyondMaxWait(t *testing.T) {
 	assert.Equal(t, notionauth.ReasonRequestRateLimit, ne.Reason)
 	assert.Equal(t, 1, ne.Attempts)
 	assert.Len(t, e.srv.Requests(), 1, "not retried")
-	assert.Less(t, time.Since(start), 4*time.Second, "returned without sleeping through Retry-After")
+	assert.Less(t, e.clock.Now().Sub(start), 4*time.Second, "returned without sleeping through Retry-After")
 
 	// The pause is the token's: the next call does not even ask Notion.
-	start = time.Now()
+	start = e.clock.Now()
 	_, err = e.client.Block.GetChildren(context.Background(), notionapi.BlockID(e.page), nil)
 	ne = notionErr(t, err)
 	assert.ErrorIs(t, err, notionauth.ErrThrottled)
@@ -150,7 +150,7 @@ func TestRetryThrottledBeyondMaxWait(t *testing.T) {
 	assert.Greater(t, ne.RetryAfter, 3*time.Second, "what is left of the pause")
 	assert.LessOrEqual(t, ne.RetryAfter, 5*time.Second)
 	assert.Len(t, e.srv.Requests(), 1, "a paused token sends nothing")
-	assert.Less(t, time.Since(start), 4*time.Second)
+	assert.Less(t, e.clock.Now().Sub(start), 4*time.Second)
 	assert.Zero(t, e.tr.Stats().Retries)
 }
 
@@ -158,10 +158,9 @@ func TestRetryThrottledBeyondDeadline(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t) // MaxWait is the default minute
 	e.srv.Inject(notiontest.RateLimited(5 * time.Second))
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
+	ctx := e.deadline(t, 3*time.Second)
 
-	start := time.Now()
+	start := e.clock.Now()
 	_, err := e.client.Page.Get(ctx, notionapi.PageID(e.page))
 	ne := notionErr(t, err)
 	assert.ErrorIs(t, err, notionauth.ErrThrottled)
@@ -169,7 +168,7 @@ func TestRetryThrottledBeyondDeadline(t *testing.T) {
 	assert.Equal(t, 5*time.Second, ne.RetryAfter)
 	assert.Equal(t, 1, ne.Attempts)
 	assert.Len(t, e.srv.Requests(), 1)
-	assert.Less(t, time.Since(start), 2*time.Second, "returned at once, not at the deadline")
+	assert.Less(t, e.clock.Now().Sub(start), 2*time.Second, "returned at once, not at the deadline")
 
 	_, err = e.client.Page.Get(ctx, notionapi.PageID(e.page))
 	ne = notionErr(t, err)
@@ -337,13 +336,13 @@ func TestRetryNeverRetried(t *testing.T) {
 			t.Parallel()
 			e := retryEnv(t)
 			tc.setup(e)
-			start := time.Now()
+			start := e.clock.Now()
 			_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
 			ne := notionErr(t, err)
 			assert.ErrorIs(t, err, tc.sentinel)
 			assert.Equal(t, 1, ne.Attempts)
 			assert.Len(t, e.srv.Requests(), 1, "sent once")
-			assert.Less(t, time.Since(start), 5*time.Second)
+			assert.Less(t, e.clock.Now().Sub(start), 5*time.Second)
 			st := e.tr.Stats()
 			assert.Zero(t, st.Retries)
 			assert.Zero(t, st.Throttled, "a blocked 429 is not throttling")
@@ -411,8 +410,7 @@ func TestRetrySharedPause(t *testing.T) {
 			f.AdditionalData["rate_limit_reason"] = tc.reason
 			e.srv.Inject(f)
 
-			const workers = 8
-			stop := time.Now().Add(1500 * time.Millisecond)
+			const workers, each = 8, 10
 			var wg sync.WaitGroup
 			var mu sync.Mutex
 			var errs []error
@@ -421,7 +419,7 @@ func TestRetrySharedPause(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					for time.Now().Before(stop) {
+					for range each {
 						_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
 						mu.Lock()
 						calls++
@@ -613,11 +611,10 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 	e := newEnv(t)
 	e.tr.Retry = notionauth.RetryPolicy{MaxAttempts: 3, BaseDelay: 10 * time.Second}
 	e.srv.Inject(withTimes(notiontest.ServerError(503), -1))
-	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
-	defer cancel()
-	start := time.Now()
+	ctx := e.deadline(t, 200*time.Millisecond)
+	start := e.clock.Now()
 	_, err := e.client.Page.Get(ctx, notionapi.PageID(e.page))
-	assert.Less(t, time.Since(start), 5*time.Second)
+	assert.Less(t, e.clock.Now().Sub(start), 5*time.Second)
 	ne := notionErr(t, err)
 	assert.Equal(t, notionauth.Unavailable, ne.Kind)
 	assert.ErrorIs(t, err, notionauth.ErrUnavailable)
@@ -634,17 +631,24 @@ func TestRetryCancelDuringBackoff(t *testing.T) {
 func TestRetryCancelDuringPause(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t) // MaxWait is the default minute
+	e.manual()
 	e.srv.Inject(notiontest.RateLimited(5 * time.Second))
-	short, cancelShort := context.WithTimeout(context.Background(), time.Second)
-	defer cancelShort()
+	short := e.deadline(t, time.Second)
 	_, err := e.client.Page.Get(short, notionapi.PageID(e.page))
 	require.ErrorIs(t, err, notionauth.ErrThrottled, "5 s is beyond the deadline: returned at once")
 
 	ctx, cancel := context.WithCancel(context.Background())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
-	_, err = e.client.Page.Get(ctx, notionapi.PageID(e.page))
-	elapsed := time.Since(start)
+	start := e.clock.Now()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := e.client.Page.Get(ctx, notionapi.PageID(e.page))
+		errc <- err
+	}()
+	require.NoError(t, e.clock.WaitPending(context.Background(), 1), "it waits for the pause")
+	e.clock.Advance(100 * time.Millisecond)
+	cancel()
+	err = <-errc
+	elapsed := e.clock.Now().Sub(start)
 	ne := notionErr(t, err)
 	assert.Equal(t, notionauth.Canceled, ne.Kind, "the app cancelled it: not a failure to retry")
 	assert.NotErrorIs(t, err, notionauth.ErrThrottled)

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -32,6 +33,8 @@ type Clock struct {
 	timers  timerHeap     // pending timers, earliest first
 	seq     uint64        // creation order of timers, for ties
 	created chan struct{} // closed (and replaced) by every AfterFunc; nil until needed
+
+	activity atomic.Uint64 // counts what happened: timers set, stopped or fired, requests served
 }
 
 // NewClock returns a Clock whose time is start. A zero start means
@@ -107,6 +110,7 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 	defer c.mu.Unlock()
 	t := &clockTimer{when: c.now.Add(max(d, 0)), seq: c.seq, f: f}
 	c.seq++
+	c.activity.Add(1)
 	heap.Push(&c.timers, t)
 	if c.created != nil {
 		close(c.created)
@@ -119,6 +123,7 @@ func (c *Clock) AfterFunc(d time.Duration, f func()) (stop func() bool) {
 			return false
 		}
 		heap.Remove(&c.timers, t.index)
+		c.activity.Add(1)
 		return true
 	}
 }
@@ -174,6 +179,7 @@ func (c *Clock) advanceTo(target time.Time) {
 			c.now = t.when
 		}
 		c.mu.Unlock()
+		c.activity.Add(1)
 		t.f()
 	}
 }
@@ -210,6 +216,56 @@ func (c *Clock) WaitPending(ctx context.Context, n int) error {
 		}
 	}
 }
+
+// AutoAdvance makes the clock move on by itself until stop is called:
+// whenever timers are pending and nothing has happened for quiet, in real
+// time, it advances to the earliest of them ([Clock.AdvanceToNext]).
+// Something happens when a timer is set, stopped or fires, and when a
+// [Server] on this clock receives or answers a request. Code under test
+// that waits on the clock (a Transport's pauses, backoffs and windows, a
+// [Latency] fault) then runs through minutes of waiting in milliseconds,
+// and a test need not know when to move the clock. A quiet of zero or
+// less means two milliseconds.
+//
+// The clock moves only when the test's goroutines are idle as far as it
+// can see: a goroutine busy for longer than quiet without touching the
+// clock or the server may find that time has moved on, as it would have
+// in real time.
+func (c *Clock) AutoAdvance(quiet time.Duration) (stop func()) {
+	if quiet <= 0 {
+		quiet = 2 * time.Millisecond
+	}
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		tick := time.NewTicker(quiet / 4)
+		defer tick.Stop()
+		seen, since := c.activity.Load(), time.Now()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			if a := c.activity.Load(); a != seen {
+				seen, since = a, time.Now()
+				continue
+			}
+			if time.Since(since) >= quiet && c.Pending() > 0 {
+				c.AdvanceToNext()
+			}
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() { close(done) })
+		<-ended
+	}
+}
+
+// touch records that something happened (a request), for AutoAdvance.
+func (c *Clock) touch() { c.activity.Add(1) }
 
 // String returns the clock's time as time.Time's String does, without the
 // monotonic clock reading.

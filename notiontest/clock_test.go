@@ -395,3 +395,40 @@ func TestClockString(t *testing.T) {
 	real := notiontest.NewClock(time.Time{})
 	assert.NotContains(t, real.String(), "m=", "no monotonic clock reading")
 }
+
+func TestClockAutoAdvance(t *testing.T) {
+	t.Parallel()
+	c := notiontest.NewClock(time.Time{})
+	start := c.Now()
+	stop := c.AutoAdvance(0)
+	defer stop()
+	fired := make(chan time.Time, 1)
+	c.AfterFunc(time.Hour, func() { fired <- c.Now() })
+	select {
+	case at := <-fired:
+		assert.Equal(t, time.Hour, at.Sub(start), "moved to the timer, not past it")
+	case <-time.After(10 * time.Second):
+		t.Fatal("the clock did not move by itself")
+	}
+	stop()
+	stop() // twice is fine
+	c.AfterFunc(time.Minute, func() { t.Error("fired after stop") })
+	time.Sleep(20 * time.Millisecond)
+	assert.Equal(t, 1, c.Pending())
+}
+
+func TestClockAutoAdvanceWaitsForQuiet(t *testing.T) {
+	t.Parallel()
+	c := notiontest.NewClock(time.Time{})
+	stop := c.AutoAdvance(50 * time.Millisecond)
+	defer stop()
+	c.AfterFunc(time.Minute, func() {})
+	// Something happens every few milliseconds: the clock stays put.
+	for range 10 {
+		c.AfterFunc(time.Hour, func() {})()
+		time.Sleep(5 * time.Millisecond)
+	}
+	assert.Equal(t, 1, c.Pending(), "nothing fired while busy")
+	require.NoError(t, c.WaitPending(context.Background(), 1))
+	assert.Eventually(t, func() bool { return c.Pending() == 0 }, 10*time.Second, time.Millisecond, "fired once quiet")
+}

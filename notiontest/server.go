@@ -160,6 +160,10 @@ type call struct {
 // handle runs one request through faults, version and token checks, the
 // rate limit and the endpoint, and logs it.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
+	if c := s.clock.Load(); c != nil {
+		c.touch()
+		defer c.touch()
+	}
 	arrived := s.now()
 	c := &call{w: w, r: r, requestID: newUUID(), token: bearerToken(r)}
 	c.body, _ = io.ReadAll(io.LimitReader(r.Body, maxBodySize))
