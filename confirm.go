@@ -235,6 +235,9 @@ func (t *Transport) revoke(ctx context.Context, st *transportState, b *bearer, e
 	if !st.latch.add(b.key, code) {
 		return e
 	}
+	if st.pace != nil {
+		st.pacers.forget(b.key)
+	}
 	ctx = context.WithoutCancel(ctx)
 	if t.lost != nil {
 		t.lost(ctx, b.token)

@@ -54,6 +54,18 @@ func (t *pacerTable) get(key uint64) *pacer {
 	return p
 }
 
+// forget drops the pacer of key, if any: its token is known to be revoked
+// and will never be sent again.
+func (t *pacerTable) forget(key uint64) {
+	s := &t.shards[key%pacerShards]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if p := s.m[key]; p != nil {
+		p.dead.Store(true)
+		delete(s.m, key)
+	}
+}
+
 // sweep forgets the shard's idle pacers. Caller holds mu.
 func (s *pacerShard) sweep(now int64) {
 	for k, p := range s.m {
