@@ -354,8 +354,12 @@ func (c *call) turn() *Error {
 	if c.ctx.Err() != nil {
 		return c.ended()
 	}
-	if left, ok := leftBefore(c.ctx, c.st.clock.Now()); ok && left <= 0 {
-		return c.ended() // on the Transport's clock, which may be ahead of ctx's
+	if _, system := c.st.clock.(systemClock); !system {
+		// A deadline passed on the Transport's clock, which may be ahead
+		// of the system's (on the system's, ctx.Err says so already).
+		if left, ok := leftBefore(c.ctx, c.st.clock.Now()); ok && left <= 0 {
+			return c.ended()
+		}
 	}
 	if c.tok == nil || c.tok.pace == nil {
 		return nil
