@@ -266,6 +266,7 @@ type call struct {
 	req    *http.Request
 	ctx    context.Context
 	tok    *bearer // the token sent; nil when the request carries none
+	auth   string  // the request's own Authorization header
 	tk     ticket  // the pace's ticket of the attempt in flight
 	last   *Error  // the last attempt's failure
 	n      int     // requests sent
@@ -314,6 +315,7 @@ func (c *call) run() (*http.Response, *Error) {
 // that can be sent. A request without a bearer token gets none.
 func (c *call) token() *Error {
 	auth := headerValue(c.req.Header, "Authorization")
+	c.auth = auth
 	var tok string
 	if c.t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
 		if !hasBearerPrefix(auth) {
@@ -384,7 +386,7 @@ func (c *call) turn() *Error {
 func (c *call) send() (*http.Response, *Error) {
 	req, out := c.req, c.req
 	b := c.tok
-	setAuth := b != nil && c.t.Source != nil && headerValue(req.Header, "Authorization") != b.auth[0]
+	setAuth := b != nil && c.t.Source != nil && c.auth != b.auth[0]
 	if setAuth || c.n > 0 {
 		r := *req
 		out = &r

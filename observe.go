@@ -3,6 +3,7 @@ package notionauth
 import (
 	"context"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -56,7 +57,28 @@ type Stats struct {
 
 // counters are the atomic form of Stats.
 type counters struct {
-	requests, retries, throttled, waits, waited atomic.Int64
+	requests                          stripedCounter // added to by every request
+	retries, throttled, waits, waited atomic.Int64
+}
+
+// stripedCounter is a counter that many goroutines add to at once without
+// all writing to one cache line: each adds to a stripe picked at random,
+// and Load sums them.
+type stripedCounter struct {
+	stripes [8]struct {
+		n atomic.Int64
+		_ [56]byte // a cache line each
+	}
+}
+
+func (c *stripedCounter) Add(d int64) { c.stripes[rand.Uint32()%8].n.Add(d) }
+
+func (c *stripedCounter) Load() int64 {
+	var n int64
+	for i := range c.stripes {
+		n += c.stripes[i].n.Load()
+	}
+	return n
 }
 
 // Stats returns the Transport's counters. It is safe to call at any time.

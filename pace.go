@@ -133,26 +133,33 @@ func (c *paceConfig) now() int64 {
 //
 // The fields read by the fast path are atomics, written under mu; a
 // request that may go at once (no pause, no queue, budget left) only
-// loads them and counts itself with one compare-and-swap.
+// loads them, and counts itself and its answer with a compare-and-swap
+// each. A pacer is 128 bytes, which the allocator places on a 128-byte
+// boundary: the fields every request reads fill the first cache line,
+// and the counter every answer writes sits in the second, so that
+// writing it on one core does not evict the first from the others.
 type pacer struct {
-	cfg *paceConfig
-
-	word     atomic.Uint64 // gen<<32 | requests let through in the window
-	acc      atomic.Uint64 // gen<<32 | of those, answered without a 429
+	// The first cache line: read by every request, written rarely.
+	cfg      *paceConfig
+	word     atomic.Uint64 // gen<<32 | requests let through in the window (counted under a budget only)
 	limit    atomic.Int32  // requests per window; 0: not known
 	waiting  atomic.Int32  // requests in the queue
 	until    atomic.Int64  // the shared pause: nothing is sent before it
 	start    atomic.Int64  // when the window began: its first request went
 	answered atomic.Int64  // when its first answer came back; 0: none yet
-	used     atomic.Int64  // last use, for forgetting idle pacers
+	used     atomic.Int64  // last use, for forgetting idle pacers; written once a second at most
 	dead     atomic.Bool   // forgotten by its table: look it up again
+	_        [4]byte
 
-	mu        sync.Mutex // guards the fields below, and every write of the atomics but counting
-	earliest  int64      // the earliest the pause may end (whole-second Retry-After)
-	taughtGen uint32     // the window the budget was last learnt from
-	taught    int32      // requests accepted in that window, late answers included
-	full      int32      // windows in a row that spent the whole budget without a 429
-	q         *queue     // requests waiting; nil when none ever waited
+	// The second: written by every answer, and the slow path's.
+	acc       atomic.Uint64 // gen<<32 | answers without a 429 in the window, while the budget is learnt
+	mu        sync.Mutex    // guards the fields below, and every write of the atomics but counting
+	earliest  int64         // the earliest the pause may end (whole-second Retry-After)
+	taughtGen uint32        // the window the budget was last learnt from
+	taught    int32         // requests accepted in that window, late answers included
+	full      int32         // windows in a row that spent the whole budget without a 429
+	q         *queue        // requests waiting; nil when none ever waited
+	_         [16]byte
 }
 
 // queue is the line of a pacer, made when a request first has to wait.
@@ -212,6 +219,7 @@ func (p *pacer) windowStart() int64 {
 }
 
 // take counts one request in the current window if the budget has room.
+// Without a budget there is nothing to count.
 func (p *pacer) take(now int64) (uint32, bool) {
 	lim := uint32(p.limit.Load())
 	for {
@@ -219,7 +227,7 @@ func (p *pacer) take(now int64) (uint32, bool) {
 		if now < p.until.Load() || lim > 0 && count(w) >= lim {
 			return 0, false
 		}
-		if p.word.CompareAndSwap(w, w+1) {
+		if lim == 0 || p.word.CompareAndSwap(w, w+1) {
 			return gen(w), true
 		}
 	}
@@ -451,20 +459,19 @@ func (p *pacer) done(t ticket, e *Error) {
 
 // accepted counts an answer Notion did not refuse.
 func (p *pacer) accepted(t ticket) {
+	if p.cfg.budget > 0 {
+		// A budget the app set is never learnt: only the window's first
+		// answer matters.
+		p.answer(t)
+		return
+	}
 	for {
 		a := p.acc.Load()
 		if gen(a) != t.gen {
 			break
 		}
 		if p.acc.CompareAndSwap(a, a+1) {
-			if p.answered.Load() == 0 {
-				// The window's first answer: Notion's window began before
-				// it. (A window that rolled meanwhile keeps its own.)
-				now := p.cfg.now()
-				if p.answered.CompareAndSwap(0, now) && gen(p.word.Load()) != t.gen {
-					p.answered.CompareAndSwap(now, 0)
-				}
-			}
+			p.answer(t)
 			return
 		}
 	}
@@ -477,6 +484,18 @@ func (p *pacer) accepted(t ticket) {
 		if p.cfg.budget == 0 {
 			p.limit.Store(max(p.limit.Load(), p.taught))
 		}
+	}
+}
+
+// answer notes the time of the window's first answer: Notion's window
+// began before it. (A window that rolled meanwhile keeps its own.)
+func (p *pacer) answer(t ticket) {
+	if p.answered.Load() != 0 || gen(p.word.Load()) != t.gen {
+		return
+	}
+	now := p.cfg.now()
+	if p.answered.CompareAndSwap(0, now) && gen(p.word.Load()) != t.gen {
+		p.answered.CompareAndSwap(now, 0)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -466,4 +467,11 @@ func TestBearerLooksUpAForgottenPacerAgain(t *testing.T) {
 	again, _ := st.bearerFor(testToken)
 	assert.NotSame(t, b.pace, again.pace, "a new pacer, in the table")
 	assert.Same(t, again.pace, st.pacers.get(b.key))
+}
+
+func TestPacerLayout(t *testing.T) {
+	t.Parallel()
+	// See pacer: two cache lines, the counter in the second.
+	assert.EqualValues(t, 128, unsafe.Sizeof(pacer{}))
+	assert.EqualValues(t, 64, unsafe.Offsetof(pacer{}.acc))
 }
