@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -526,4 +528,88 @@ func TestManyRevokedTokensAreAllRemembered(t *testing.T) {
 	}
 	assert.EqualValues(t, 2*tokens, sent.Load(), "a request and a probe per token, once")
 	assert.EqualValues(t, tokens, revoked.Load(), "one callback per token")
+}
+
+// TestOwnPoolAfterGatewayErrors: with no Base, the Transport sends through
+// a pool of its own. A gateway error closes that pool's idle connections,
+// so that the next attempt dials afresh, and never touches
+// http.DefaultTransport's, which belong to the whole process.
+func TestOwnPoolAfterGatewayErrors(t *testing.T) {
+	// Not parallel: it watches http.DefaultTransport's connections.
+	var mu sync.Mutex
+	bad := "" // the first connection's address: it answers 502 for good
+	var conns atomic.Int32
+	api := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		if bad == "" {
+			bad = r.RemoteAddr
+		}
+		stale := bad == r.RemoteAddr
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		if stale {
+			w.Header().Set(HeaderRequestID, "r-502")
+			w.WriteHeader(502)
+			_, _ = io.WriteString(w, `{"object":"error","status":502,"code":"bad_gateway","message":"stale","request_id":"r-502"}`)
+			return
+		}
+		_, _ = io.WriteString(w, `{"object":"page"}`)
+	}))
+	api.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	api.Start()
+	defer api.Close()
+
+	// An idle connection of the process-wide pool, to another server.
+	var other atomic.Int32
+	elsewhere := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	elsewhere.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			other.Add(1)
+		}
+	}
+	elsewhere.Start()
+	defer elsewhere.Close()
+	get := func() {
+		resp, err := http.DefaultTransport.RoundTrip(must(http.NewRequest(http.MethodGet, elsewhere.URL, nil)))
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get()
+
+	clk := notiontest.NewClock(time.Time{})
+	tr := &Transport{Source: static(testToken), Clock: clk}
+	req := must(http.NewRequest(http.MethodGet, api.URL+"/v1/pages/"+pageID, nil))
+	var err error
+	stepping(t, clk, 100*time.Millisecond, func() { _, err = tr.RoundTrip(req) })
+	require.NoError(t, err, "the retry went over a new connection")
+	assert.EqualValues(t, 2, conns.Load(), "the stale connection was not reused")
+
+	get()
+	assert.EqualValues(t, 1, other.Load(), "http.DefaultTransport kept its idle connection")
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func TestRevokedTokensKeepNoPace(t *testing.T) {
+	t.Parallel()
+	tr := &Transport{Base: roundTripFunc(func(r *http.Request) (*http.Response, error) { return notion401(r), nil })}
+	for round := range 3 {
+		for i := range 100 {
+			req := getPage(t)
+			req.Header.Set("Authorization", "Bearer ntn_token_"+strconv.Itoa(i))
+			_, err := tr.RoundTrip(req)
+			require.ErrorIs(t, err, ErrAuthRevoked, "round %d", round)
+		}
+		assert.Zero(t, tr.st.pacers.len(), "round %d: a revoked token's pace is dropped, and not made again", round)
+	}
 }

@@ -206,8 +206,8 @@ func (st *transportState) bearerFor(tok string) (*bearer, string) {
 	}
 	key := maphash.String(st.seed, tok)
 	b := &bearer{token: tok, key: key, auth: []string{"Bearer " + tok}}
-	if st.pace != nil {
-		b.pace = st.pacers.get(key)
+	if _, revoked := st.latch.get(key); !revoked && st.pace != nil {
+		b.pace = st.pacers.get(key) // a revoked token is never sent: it needs none
 	}
 	st.bearer.Store(b)
 	return b, ""

@@ -205,17 +205,14 @@ func (p *pacer) end() int64 {
 	return e
 }
 
-// windowStart is when Notion's current window began, as far as the pacer
-// can tell: Notion starts counting when the window's first request
-// arrives, after it was sent and before its answer came back, so about
-// halfway. A request sent a window after that arrives at Notion after the
-// window's end, by the time it takes to get there.
+// windowStart is the latest Notion's current window can have begun:
+// Notion starts counting when the window's first request arrives, which is
+// after it was sent and before its answer came back. A request sent a
+// window after the answer arrives after the window's end, however long
+// the answer took (handshakes of a new connection) and whichever way the
+// round trip's time was spent.
 func (p *pacer) windowStart() int64 {
-	s, a := p.start.Load(), p.answered.Load()
-	if a > s {
-		return s + (a-s)/2
-	}
-	return s
+	return max(p.start.Load(), p.answered.Load())
 }
 
 // take counts one request in the current window if the budget has room.
@@ -549,7 +546,9 @@ func (p *pacer) throttled(t ticket, e *Error, now int64) {
 		}
 		p.full = 0
 		p.setPause(earliest, latest, now)
-		p.begin(latest, gen(w)+1)
+		// The next window begins with its first request, once the pause
+		// is over (see roll).
+		p.begin(0, gen(w)+1)
 	} else {
 		p.setPause(earliest, latest, now)
 	}

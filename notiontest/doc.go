@@ -60,7 +60,14 @@
 //
 // [Clock.WaitPending] tells a test when its goroutines are waiting on the
 // clock (a client's backoff, the fake's Latency), so that it knows when to
-// advance it.
+// advance it. [Clock.AutoAdvance] spares the test that: the clock moves to
+// its next timer by itself whenever nothing has happened for a moment, so
+// a test written as if time were real runs through its waits at once:
+//
+//	clock := notiontest.NewClock(time.Time{})
+//	s.SetClock(clock)
+//	t.Cleanup(clock.AutoAdvance(0))
+//	tr := &notionauth.Transport{Base: s.Transport(), Clock: clock, ...}
 //
 // # Request log
 //
