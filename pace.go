@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -152,14 +153,86 @@ type pacer struct {
 	_        [4]byte
 
 	// The second: written by every answer, and the slow path's.
-	acc       atomic.Uint64 // gen<<32 | answers without a 429 in the window, while the budget is learnt
-	mu        sync.Mutex    // guards the fields below, and every write of the atomics but counting
-	earliest  int64         // the earliest the pause may end (whole-second Retry-After)
-	taughtGen uint32        // the window the budget was last learnt from
-	taught    int32         // requests accepted in that window, late answers included
-	full      int32         // windows in a row that spent the whole budget without a 429
-	q         *queue        // requests waiting; nil when none ever waited
-	_         [16]byte
+	acc       tally      // answers without a 429 in the window, while the budget is learnt
+	mu        sync.Mutex // guards the fields below, and every write of the atomics but counting
+	earliest  int64      // the earliest the pause may end (whole-second Retry-After)
+	taughtGen uint32     // the window the budget was last learnt from
+	taught    int32      // requests accepted in that window, late answers included
+	full      int32      // windows in a row that spent the whole budget without a 429
+	q         *queue     // requests waiting; nil when none ever waited
+	_         [8]byte
+}
+
+// tally counts a window's answers: in one word while the cores take turns,
+// and over stripes of a cache line each once two of them meet on it, so
+// that a token used from many cores at once does not have them all wait
+// on one cache line. A token used from one goroutine never pays for the
+// stripes.
+type tally struct {
+	one     atomic.Uint64           // gen<<32 | count; its gen is the current window's
+	stripes atomic.Pointer[stripes] // nil until the word was contended
+}
+
+type stripes [8]struct {
+	v atomic.Uint64 // gen<<32 | count; counts only while gen is the current window's
+	_ [56]byte
+}
+
+// reset starts counting window g.
+func (t *tally) reset(g uint32) { t.one.Store(uint64(g) << 32) }
+
+// add counts one answer of window g, and reports false when g is not the
+// window being counted.
+func (t *tally) add(g uint32) bool {
+	for tries := 0; ; tries++ {
+		v := t.one.Load()
+		if gen(v) != g {
+			return false
+		}
+		if s := t.stripes.Load(); s != nil {
+			return s.add(g)
+		}
+		if t.one.CompareAndSwap(v, v+1) {
+			return true
+		}
+		if tries > 0 { // met another core twice: spread out
+			t.stripes.CompareAndSwap(nil, new(stripes))
+		}
+	}
+}
+
+func (s *stripes) add(g uint32) bool {
+	v := &s[rand.Uint32()%uint32(len(s))].v
+	for {
+		old := v.Load()
+		next := uint64(g)<<32 | 1 // a stripe of an older window starts over
+		switch {
+		case gen(old) == g:
+			next = old + 1
+		case gen(old) > g:
+			return false
+		}
+		if v.CompareAndSwap(old, next) {
+			return true
+		}
+	}
+}
+
+// count is how many answers window g had.
+func (t *tally) count(g uint32) uint32 {
+	v := t.one.Load()
+	if gen(v) != g {
+		return 0
+	}
+	n := count(v)
+	if s := t.stripes.Load(); s != nil {
+		for i := range s {
+			if w := s[i].v.Load(); gen(w) == g {
+				n += count(w)
+			}
+		}
+	}
+	return n
 }
 
 // queue is the line of a pacer, made when a request first has to wait.
@@ -184,7 +257,7 @@ func newPacer(cfg *paceConfig) *pacer {
 	p := &pacer{cfg: cfg}
 	p.limit.Store(cfg.budget)
 	p.word.Store(1 << 32) // window 1, not started
-	p.acc.Store(1 << 32)
+	p.acc.reset(1)
 	return p
 }
 
@@ -362,7 +435,7 @@ func (p *pacer) roll(now int64) {
 func (p *pacer) begin(t int64, g uint32) {
 	p.start.Store(t)
 	p.answered.Store(0)
-	p.acc.Store(uint64(g) << 32)
+	p.acc.reset(g)
 	p.word.Store(uint64(g) << 32) // last: it publishes the window
 }
 
@@ -462,15 +535,9 @@ func (p *pacer) accepted(t ticket) {
 		p.answer(t)
 		return
 	}
-	for {
-		a := p.acc.Load()
-		if gen(a) != t.gen {
-			break
-		}
-		if p.acc.CompareAndSwap(a, a+1) {
-			p.answer(t)
-			return
-		}
+	if p.acc.add(t.gen) {
+		p.answer(t)
+		return
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -526,14 +593,14 @@ func (p *pacer) throttled(t ticket, e *Error, now int64) {
 		start := p.start.Load()
 		slack := p.cfg.margin + min(wholeSecond, p.cfg.window/10)
 		if latest-p.cfg.window >= start-slack {
-			acc := p.acc.Load()
-			if gen(acc) == t.gen {
+			if gen(p.word.Load()) == t.gen {
 				// Answers arrive in any order: successes of this window that
 				// come after the 429 still count (see accepted), so the
 				// window is remembered even when none has come yet.
-				p.taught, p.taughtGen = int32(count(acc)), t.gen
-				if p.cfg.budget == 0 && count(acc) > 0 {
-					p.limit.Store(int32(count(acc)))
+				n := p.acc.count(t.gen)
+				p.taught, p.taughtGen = int32(n), t.gen
+				if p.cfg.budget == 0 && n > 0 {
+					p.limit.Store(int32(n))
 				}
 			}
 			// The window ends a window after it began: with a

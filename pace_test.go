@@ -3,6 +3,7 @@ package notionauth
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 	"unsafe"
@@ -474,4 +475,28 @@ func TestPacerLayout(t *testing.T) {
 	// See pacer: two cache lines, the counter in the second.
 	assert.EqualValues(t, 128, unsafe.Sizeof(pacer{}))
 	assert.EqualValues(t, 64, unsafe.Offsetof(pacer{}.acc))
+}
+
+func TestTallyCountsUnderContention(t *testing.T) {
+	t.Parallel()
+	var tl tally
+	tl.reset(7)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 10000 {
+				assert.True(t, tl.add(7))
+			}
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 80000, tl.count(7), "every answer counted, in one word or in stripes")
+	assert.False(t, tl.add(6), "an older window is not counted")
+	tl.reset(8)
+	assert.Zero(t, tl.count(8), "a new window starts from nothing, stripes included")
+	assert.True(t, tl.add(8))
+	assert.EqualValues(t, 1, tl.count(8))
+	assert.Zero(t, tl.count(7))
 }
