@@ -35,6 +35,7 @@ type Clock struct {
 	created chan struct{} // closed (and replaced) by every AfterFunc; nil until needed
 
 	activity atomic.Uint64 // counts what happened: timers set, stopped or fired, requests served
+	working  atomic.Int64  // requests a Server on this clock is answering, not waiting on it
 }
 
 // NewClock returns a Clock whose time is start. A zero start means
@@ -218,14 +219,15 @@ func (c *Clock) WaitPending(ctx context.Context, n int) error {
 }
 
 // AutoAdvance makes the clock move on by itself until stop is called:
-// whenever timers are pending and nothing has happened for quiet, in real
-// time, it advances to the earliest of them ([Clock.AdvanceToNext]).
-// Something happens when a timer is set, stopped or fires, and when a
-// [Server] on this clock receives or answers a request. Code under test
+// whenever timers are pending, no [Server] on this clock is answering a
+// request (other than waiting on the clock, for a Delay), and nothing has
+// happened for quiet, in real time, it advances to the earliest of them
+// ([Clock.AdvanceToNext]). Something happens when a timer is set, stopped
+// or fires, and when such a Server receives or answers a request. Code under test
 // that waits on the clock (a Transport's pauses, backoffs and windows, a
 // [Latency] fault) then runs through minutes of waiting in milliseconds,
 // and a test need not know when to move the clock. A quiet of zero or
-// less means two milliseconds.
+// less means five milliseconds.
 //
 // The clock moves only when the test's goroutines are idle as far as it
 // can see: a goroutine busy for longer than quiet without touching the
@@ -233,7 +235,7 @@ func (c *Clock) WaitPending(ctx context.Context, n int) error {
 // in real time.
 func (c *Clock) AutoAdvance(quiet time.Duration) (stop func()) {
 	if quiet <= 0 {
-		quiet = 2 * time.Millisecond
+		quiet = 5 * time.Millisecond
 	}
 	done := make(chan struct{})
 	ended := make(chan struct{})
@@ -252,7 +254,7 @@ func (c *Clock) AutoAdvance(quiet time.Duration) (stop func()) {
 				seen, since = a, time.Now()
 				continue
 			}
-			if time.Since(since) >= quiet && c.Pending() > 0 {
+			if time.Since(since) >= quiet && c.working.Load() == 0 && c.Pending() > 0 {
 				c.AdvanceToNext()
 			}
 		}
@@ -264,8 +266,13 @@ func (c *Clock) AutoAdvance(quiet time.Duration) (stop func()) {
 	}
 }
 
-// touch records that something happened (a request), for AutoAdvance.
-func (c *Clock) touch() { c.activity.Add(1) }
+// busy records that a request started (+1) or ended (-1) being
+// answered, or stopped (-1) or resumed (+1) working while it waits on the
+// clock: AutoAdvance moves the clock only while none is.
+func (c *Clock) busy(d int64) {
+	c.working.Add(d)
+	c.activity.Add(1)
+}
 
 // String returns the clock's time as time.Time's String does, without the
 // monotonic clock reading.

@@ -121,6 +121,9 @@ func (s *Server) applyFaults(c *call) bool {
 		elapsed := make(chan struct{})
 		stop := s.afterFunc(delay, func() { close(elapsed) })
 		defer stop()
+		// Waiting on the clock is not work: the clock may move on.
+		c.idle(true)
+		defer c.idle(false)
 		select {
 		case <-elapsed:
 		case <-c.r.Context().Done():

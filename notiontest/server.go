@@ -99,6 +99,7 @@ func NewServer() *Server {
 	s.URL = s.ts.URL
 	base, _ := url.Parse(s.URL) // httptest's own URL always parses
 	s.transport = &transport{
+		srv:  s,
 		base: base,
 		rt: &http.Transport{
 			MaxIdleConnsPerHost: 64,
@@ -153,19 +154,28 @@ type call struct {
 	token     string // bearer token, "" when none
 	bot       *bot   // the token's bot, set once authenticated
 	body      []byte
-	status    int  // status written, 0 while none
-	drop      bool // reset the connection instead of sending the answer
+	status    int    // status written, 0 while none
+	drop      bool   // reset the connection instead of sending the answer
+	clock     *Clock // the server's clock when the request arrived; nil: the system's
+	held      int64  // what the request counts for on clock, while it works
 }
 
 // handle runs one request through faults, version and token checks, the
 // rate limit and the endpoint, and logs it.
 func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
-	if c := s.clock.Load(); c != nil {
-		c.touch()
-		defer c.touch()
+	clk := s.clock.Load()
+	if clk != nil {
+		// A request being answered keeps the clock from moving by itself
+		// (see Clock.AutoAdvance).
+		clk.busy(1)
+		defer clk.busy(-1)
 	}
 	arrived := s.now()
-	c := &call{w: w, r: r, requestID: newUUID(), token: bearerToken(r)}
+	c := &call{w: w, r: r, requestID: newUUID(), token: bearerToken(r), clock: clk, held: 1}
+	if r.Header.Get(headerInFlight) != "" {
+		r.Header.Del(headerInFlight)
+		c.held++ // the transport's count too
+	}
 	c.body, _ = io.ReadAll(io.LimitReader(r.Body, maxBodySize))
 	rec := s.record(r, c.token, c.body, arrived)
 	defer func() { s.finish(rec, c.status) }()
@@ -255,6 +265,18 @@ func (c *call) reset() {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// idle marks the request as waiting on the clock (true) or working again
+// (false), for Clock.AutoAdvance.
+func (c *call) idle(waiting bool) {
+	switch {
+	case c.clock == nil:
+	case waiting:
+		c.clock.busy(-c.held)
+	default:
+		c.clock.busy(c.held)
+	}
 }
 
 // copyHeader replaces the values in dst of each key in src.
