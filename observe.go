@@ -65,6 +65,7 @@ type counters struct {
 // all writing to one cache line: each adds to a stripe picked at random,
 // and Load sums them.
 type stripedCounter struct {
+	_       [64]byte // apart from whatever comes before
 	stripes [8]struct {
 		n atomic.Int64
 		_ [56]byte // a cache line each
