@@ -125,10 +125,10 @@ func answering(status int, body string, header ...string) func(*http.Request) *h
 
 var (
 	notion401 = answering(401, unauthorizedBody)
-	notion429 = answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down","request_id":"r-429"}`,
+	notion429 = answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down","request_id":"42942942-9429-4429-8429-429429429429"}`,
 		"Retry-After", "1")
-	notion502 = answering(502, `{"object":"error","status":502,"code":"bad_gateway","message":"x","request_id":"r-502"}`)
-	notion503 = answering(503, `{"object":"error","status":503,"code":"service_unavailable","message":"x","request_id":"r-503"}`)
+	notion502 = answering(502, `{"object":"error","status":502,"code":"bad_gateway","message":"x","request_id":"50250250-2502-4502-8502-502502502502"}`)
+	notion503 = answering(503, `{"object":"error","status":503,"code":"service_unavailable","message":"x","request_id":"50350350-3503-4503-8503-503503503503"}`)
 )
 
 // sentinelsMatched lists the exported sentinels err matches.
@@ -382,7 +382,7 @@ func TestCancelledCallIsCanceled(t *testing.T) {
 	t.Run("deadline during a Retry-After wait", func(t *testing.T) {
 		t.Parallel()
 		base := &script{byTok: map[string][]func(*http.Request) *http.Response{testToken: {
-			answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"r"}`, "Retry-After", "2"),
+			answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`, "Retry-After", "2"),
 		}}}
 		clk := notiontest.NewClock(time.Time{})
 		tr := &Transport{Base: base, Source: static(testToken), Clock: clk}
@@ -455,7 +455,7 @@ func TestRetryAfterDeadlineUsesTheEarliestReset(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			base := &script{byTok: map[string][]func(*http.Request) *http.Response{testToken: {
-				answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"r"}`, "Retry-After", "2"),
+				answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`, "Retry-After", "2"),
 			}}}
 			clk := notiontest.NewClock(time.Time{})
 			tr := &Transport{Base: base, Source: static(testToken), Clock: clk, Pacing: Pacing{Off: true}}
@@ -481,7 +481,7 @@ func TestManyTokensAreAllPaced(t *testing.T) {
 	t.Parallel()
 	const tokens = 5000
 	var sent atomic.Int64
-	slow := answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"r"}`, "Retry-After", "30")
+	slow := answering(429, `{"object":"error","status":429,"code":"rate_limited","message":"x","request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`, "Retry-After", "30")
 	tr := &Transport{Retry: RetryPolicy{MaxAttempts: 1}, Base: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 		sent.Add(1)
 		return slow(r), nil
@@ -548,9 +548,9 @@ func TestOwnPoolAfterGatewayErrors(t *testing.T) {
 		mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
 		if stale {
-			w.Header().Set(HeaderRequestID, "r-502")
+			w.Header().Set(HeaderRequestID, "50250250-2502-4502-8502-502502502502")
 			w.WriteHeader(502)
-			_, _ = io.WriteString(w, `{"object":"error","status":502,"code":"bad_gateway","message":"stale","request_id":"r-502"}`)
+			_, _ = io.WriteString(w, `{"object":"error","status":502,"code":"bad_gateway","message":"stale","request_id":"50250250-2502-4502-8502-502502502502"}`)
 			return
 		}
 		_, _ = io.WriteString(w, `{"object":"page"}`)

@@ -2,13 +2,16 @@ package notionauth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/maphash"
 	"io"
 	"log/slog"
 	"maps"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -426,7 +429,7 @@ func (c *call) send() (*http.Response, *Error) {
 	if release != nil {
 		release(err != nil)
 	}
-	if err == nil && resp.StatusCode < 400 {
+	if err == nil && resp.StatusCode < 300 {
 		if b != nil && b.pace != nil {
 			b.pace.done(c.tk, nil)
 		}
@@ -491,9 +494,19 @@ func (c *call) failure(resp *http.Response, err error) *Error {
 		case ctxErr != nil:
 			err = ctxErr
 		case !validHeaders(req.Header):
-			return c.fail(InvalidRequest, "a request header has a name or value that cannot be sent", err)
+			return c.scrub(c.fail(InvalidRequest, "a request header has a name or value that cannot be sent", err))
 		}
-		return c.fail(Unavailable, "no response", err)
+		return c.scrub(c.fail(Unavailable, "no response", err))
+	}
+	if resp.StatusCode < 400 {
+		// Notion's API never redirects: something between the app and
+		// Notion did (a captive portal, a proxy, a wrong host). Following
+		// it would send the request elsewhere, and its Location may echo
+		// what the request carried.
+		drain(resp.Body)
+		e := c.fail(Unavailable, "redirected ("+strconv.Itoa(resp.StatusCode)+"): the answer did not come from Notion's API", nil)
+		e.StatusCode, e.Reason = resp.StatusCode, ReasonEdge
+		return e
 	}
 	body, rerr := readBounded(resp.Body)
 	resp.Body.Close()
@@ -502,7 +515,16 @@ func (c *call) failure(resp *http.Response, err error) *Error {
 	if rerr != nil {
 		e.Err = rerr
 	}
-	return e
+	return c.scrub(e)
+}
+
+// scrub removes the token the call sent from e, in whatever form an
+// answer echoed it. It returns e.
+func (c *call) scrub(e *Error) *Error {
+	if c.tok == nil {
+		return e
+	}
+	return newSecrets(c.tok.token).scrubError(e)
 }
 
 // verdict decides what follows a failed attempt: a wait before the next
@@ -585,13 +607,13 @@ func (c *call) fromCause(msg string, cause error) *Error {
 		e := *pe
 		e.Method, e.Path, e.Attempts = c.req.Method, c.req.URL.Path, c.n
 		e.Message = joinMessage(msg, pe.summary())
-		return &e
+		return c.scrub(&e)
 	}
 	kind := KindOf(cause)
 	if kind == Unclassified {
 		kind = Unavailable
 	}
-	return c.fail(kind, msg, cause)
+	return c.scrub(c.fail(kind, msg, cause))
 }
 
 // summary is e's Error() without the package prefix, for quoting it in
@@ -658,6 +680,48 @@ func drain(body io.ReadCloser) {
 func (st *transportState) freshConnections() {
 	if st.own != nil {
 		st.own.CloseIdleConnections()
+	}
+}
+
+// String describes t on one line, without a secret: the kinds of its Base,
+// Source and Clock, its RetryPolicy and Pacing, and which hooks are set. It
+// never reads Source (an oauth2.StaticTokenSource holds a token in the
+// clear) nor anything t has learnt.
+func (t *Transport) String() string {
+	if t == nil {
+		return "<nil>"
+	}
+	return fmt.Sprintf("notionauth.Transport{Base: %s, Source: %s, Retry: %+v, Pacing: %+v, Clock: %s, "+
+		"OnAuthRevoked: %s, OnEvent: %s, Logger: %s}",
+		typeOrNil(t.Base), typeOrNil(t.Source), t.Retry, t.Pacing, typeOrNil(t.Clock),
+		setOrNil(t.OnAuthRevoked != nil), setOrNil(t.OnEvent != nil), setOrNil(t.Logger != nil))
+}
+
+// GoString is String, so that %#v is as safe.
+func (t *Transport) GoString() string { return t.String() }
+
+// Format prints t as String does for every verb.
+func (t *Transport) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, t.String()) }
+
+// MarshalJSON encodes String, so that a Transport in a JSON dump shows no
+// secret either.
+func (t *Transport) MarshalJSON() ([]byte, error) { return json.Marshal(t.String()) }
+
+// LogValue makes log/slog print String.
+func (t *Transport) LogValue() slog.Value { return slog.StringValue(t.String()) }
+
+// ClearPause ends the shared pause of token at once, if one is in force
+// (see [Pacing]): its waiting requests are let through, and new ones are
+// sent. What the Transport learnt of the token's budget stays. Use it when
+// the app knows better than the answer that paused the token, for
+// instance after an operator has checked that the workspace is back.
+func (t *Transport) ClearPause(token string) {
+	st := t.state()
+	if st.pace == nil {
+		return
+	}
+	if p := st.pacers.lookup(maphash.String(st.seed, token)); p != nil {
+		p.clear()
 	}
 }
 

@@ -198,8 +198,8 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	st.requests.Add(1)
 	resp, err := st.base.RoundTrip(pr.WithContext(pctx))
 	if err != nil {
-		return probeResult{err: &Error{Kind: Unavailable, Method: http.MethodGet, Path: probePath,
-			Message: "token probe got no response", Err: err}}
+		return probeResult{err: newSecrets(b.token).scrubError(&Error{Kind: Unavailable, Method: http.MethodGet,
+			Path: probePath, Message: "token probe got no response", Err: err})}
 	}
 	if resp.StatusCode < 400 {
 		drain(resp.Body)
@@ -210,7 +210,7 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	}
 	body, _ := readBounded(resp.Body)
 	resp.Body.Close()
-	pe := classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "", st.clock.Now())
+	pe := newSecrets(b.token).scrubError(classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "", st.clock.Now()))
 	if b.pace != nil {
 		b.pace.done(tk, pe)
 	}

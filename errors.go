@@ -7,13 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/jomei/notionapi"
 	"golang.org/x/oauth2"
@@ -208,6 +208,9 @@ const maxErrorBody = 1 << 20
 // maxMessage bounds the message quoted by [Error.Error].
 const maxMessage = 512
 
+// maxStoredMessage bounds the message an Error keeps from the wire.
+const maxStoredMessage = 4 << 10
+
 // Error is a failed Notion call. The [Transport] returns it (wrapped by
 // net/http in a *url.Error) for every response with a status of 400 or more
 // and for every request that got no response; [CheckResponse] builds it from
@@ -278,21 +281,81 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(oneLine(strings.TrimPrefix(e.Err.Error(), "notionauth: "), maxMessage))
+		b.WriteString(e.cause())
 	}
 	return b.String()
 }
 
 // GoString keeps %#v as safe as %v: it prints the Error's fields but only
 // the message of its cause, never the cause's internals.
-func (e *Error) GoString() string {
-	cause := ""
-	if e.Err != nil {
-		cause = oneLine(e.Err.Error(), maxMessage)
-	}
+func (e Error) GoString() string {
 	return fmt.Sprintf("&notionauth.Error{Kind:%v, StatusCode:%d, Code:%q, Message:%q, RequestID:%q, Reason:%q, RetryAfter:%v, ObjectID:%q, Method:%q, Path:%q, Attempts:%d, Err:%q}",
-		e.Kind, e.StatusCode, oneLine(e.Code, 64), oneLine(e.Message, maxMessage), e.RequestID, e.Reason,
-		e.RetryAfter, e.ObjectID, e.Method, e.Path, e.Attempts, cause)
+		e.Kind, e.StatusCode, oneLine(e.Code, 64), oneLine(e.Message, maxMessage), oneLine(e.RequestID, 64),
+		oneLine(e.Reason, 64), e.RetryAfter, oneLine(e.ObjectID, 64), oneLine(e.Method, 64), oneLine(e.Path, maxMessage),
+		e.Attempts, e.cause())
+}
+
+// cause is the one-line message of e's cause, "" when there is none.
+func (e *Error) cause() string {
+	if e.Err == nil {
+		return ""
+	}
+	return oneLine(strings.TrimPrefix(e.Err.Error(), "notionauth: "), maxMessage)
+}
+
+// Format makes every fmt verb print what Error and GoString do, never the
+// fields by reflection (which would print the cause's internals): %v, %+v
+// and %s print Error(), %q it quoted, %#v GoString, and any other verb
+// (%x, %d, ...) only the type's name.
+func (e Error) Format(f fmt.State, verb rune) {
+	formatSafe(f, verb, "notionauth.Error", e.Error, e.GoString)
+}
+
+// MarshalJSON encodes e's fields, its Kind by name and its cause by its
+// one-line message, never the cause's internals.
+func (e Error) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Kind       string `json:"kind"`
+		StatusCode int    `json:"status,omitempty"`
+		Code       string `json:"code,omitempty"`
+		Message    string `json:"message,omitempty"`
+		RequestID  string `json:"request_id,omitempty"`
+		Reason     string `json:"reason,omitempty"`
+		RetryAfter string `json:"retry_after,omitempty"`
+		ObjectID   string `json:"object_id,omitempty"`
+		Method     string `json:"method,omitempty"`
+		Path       string `json:"path,omitempty"`
+		Attempts   int    `json:"attempts,omitempty"`
+		Err        string `json:"cause,omitempty"`
+	}{e.Kind.String(), e.StatusCode, oneLine(e.Code, 64), oneLine(e.Message, maxMessage), oneLine(e.RequestID, 64),
+		oneLine(e.Reason, 64), durationOrEmpty(e.RetryAfter), oneLine(e.ObjectID, 64), oneLine(e.Method, 64),
+		oneLine(e.Path, maxMessage), e.Attempts, e.cause()})
+}
+
+// LogValue makes log/slog print e as a group of its fields, as
+// MarshalJSON does.
+func (e Error) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("kind", e.Kind.String()),
+		slog.Int("status", e.StatusCode),
+		slog.String("code", oneLine(e.Code, 64)),
+		slog.String("message", oneLine(e.Message, maxMessage)),
+		slog.String("request_id", oneLine(e.RequestID, 64)),
+		slog.String("reason", oneLine(e.Reason, 64)),
+		slog.Duration("retry_after", e.RetryAfter),
+		slog.String("object_id", oneLine(e.ObjectID, 64)),
+		slog.String("method", oneLine(e.Method, 64)),
+		slog.String("path", oneLine(e.Path, maxMessage)),
+		slog.Int("attempts", e.Attempts),
+		slog.String("cause", e.cause()),
+	)
+}
+
+func durationOrEmpty(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return d.String()
 }
 
 // Unwrap returns the underlying cause, so that errors.Is(err,
@@ -308,74 +371,6 @@ func (e *Error) Is(target error) bool {
 	}
 	s := sentinels[e.Kind]
 	return s != nil && target == s
-}
-
-// oneLine makes s safe to quote in a one-line message: control characters
-// become spaces, anything that looks like a Notion token is redacted, and it
-// is cut to at most max bytes on a rune boundary.
-func oneLine(s string, max int) string {
-	s = redactTokens(s)
-	if len(s) > max {
-		cut := max
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut] + "…"
-	}
-	if strings.IndexFunc(s, isControl) < 0 {
-		return s
-	}
-	return strings.Map(func(r rune) rune {
-		if isControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
-
-// tokenPrefixes are the prefixes of Notion's secrets: internal connection
-// secrets, newer tokens, OAuth access tokens.
-var tokenPrefixes = [...]string{"secret_", "ntn_", "nrt_"}
-
-// redactTokens replaces anything that looks like a Notion token with
-// "[redacted]". Messages come from the server and from the network stack;
-// this is a last line of defence, not a reason to put tokens there.
-func redactTokens(s string) string {
-	for _, p := range tokenPrefixes {
-		if !strings.Contains(s, p) {
-			continue
-		}
-		// One pass into a builder: splicing s in place for each token
-		// would be quadratic on a long message full of tokens.
-		var b strings.Builder
-		b.Grow(len(s))
-		for rest := s; ; {
-			i := strings.Index(rest, p)
-			if i < 0 {
-				b.WriteString(rest)
-				break
-			}
-			j := i + len(p)
-			for j < len(rest) && isTokenByte(rest[j]) {
-				j++
-			}
-			if j-i-len(p) < 8 { // too short to be a secret
-				b.WriteString(rest[:j])
-			} else {
-				b.WriteString(rest[:i])
-				b.WriteString("[redacted]")
-			}
-			rest = rest[j:]
-		}
-		s = b.String()
-	}
-	return s
-}
-
-func isTokenByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
 }
 
 // CheckResponse classifies resp. It returns nil when the status is below 400
@@ -514,9 +509,18 @@ func jsonScalar(raw json.RawMessage) string {
 func classify(status int, h http.Header, body []byte, method, path, query string, now time.Time) *Error {
 	e := &Error{StatusCode: status, Method: method, Path: path}
 	b, notion := parseErrorBody(body)
-	reqID := h.Get(HeaderRequestID)
-	hasID := reqID != "" || b.requestID != ""
 	oauth := isOAuthPath(path)
+	if b.oauthShape && !oauth {
+		// OAuth's "error" field is the token endpoints' alone: elsewhere
+		// it is a gateway's or proxy's JSON, not Notion's.
+		b.code, b.oauthShape = "", false
+		notion = b.object == "error"
+	}
+	// What the wire says goes into the Error only in a shape that cannot
+	// carry an echoed secret: an id that is a UUID, codes that are
+	// identifiers, messages made one line with tokens redacted.
+	reqID, bodyID := requestID(h.Get(HeaderRequestID)), requestID(b.requestID)
+	hasID := reqID != "" || bodyID != ""
 	// A JSON answer with a cf-ray but no Notion request id anywhere came
 	// from the edge, except the token endpoint's OAuth-shaped errors, which
 	// carry no request_id and which the edge never produces.
@@ -527,7 +531,7 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 	if status == 401 && !oauth && (b.object != "error" || !hasID) {
 		edge = true
 	}
-	e.RequestID = b.requestID
+	e.RequestID = bodyID
 	if e.RequestID == "" {
 		e.RequestID = reqID
 	}
@@ -536,10 +540,10 @@ func classify(status int, h http.Header, body []byte, method, path, query string
 		e.Reason = ReasonEdge
 		e.Message = edgeMessage(h, body)
 	} else {
-		e.Code, e.Message, e.Reason = b.code, b.message, b.reason
+		e.Code, e.Message, e.Reason = identifier(b.code), oneLine(b.message, maxStoredMessage), identifier(b.reason)
 		e.Kind = notionKind(status, b.code, b.reason, b.message, oauth)
 		if e.Kind == InvalidRequest && b.code == CodeInvalidClient {
-			e.Message = joinMessage("the OAuth client credentials (client id or secret) are wrong", b.message)
+			e.Message = joinMessage("the OAuth client credentials (client id or secret) are wrong", e.Message)
 		}
 	}
 	switch e.Kind {

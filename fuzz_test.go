@@ -70,7 +70,7 @@ func FuzzParseErrorBody(f *testing.F) {
 		}
 		for _, status := range []int{400, 401, 403, 404, 429, 503} {
 			for _, h := range []http.Header{
-				{HeaderRequestID: {"r"}},
+				{HeaderRequestID: {"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}},
 				{HeaderCFRay: {"ray"}, "Content-Type": {"text/html"}},
 			} {
 				e := classify(status, h, body, "GET", "/v1/pages/"+fxPage, "", retryNow)

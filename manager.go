@@ -20,6 +20,9 @@ import (
 // [Transport] whose Source is a Refresher calls Refresh on a 401 before it
 // considers the token lost, and sends the request once more with the new
 // token (asking once more if that token meets a 401 too).
+//
+// Like any oauth2.TokenSource it hands out *oauth2.Token values, which
+// print their tokens in the clear: never log them.
 type Refresher interface {
 	oauth2.TokenSource
 	// Refresh returns a token other than rejected: a refreshed one, or one
@@ -144,6 +147,10 @@ func (m *Manager) GoString() string { return m.String() }
 func (m *Manager) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, m.String()) }
 
 // TokenSource returns the key's token source. It is also a [Refresher].
+// The source itself prints only its key; the *oauth2.Token values it hands
+// out are golang.org/x/oauth2's, which print both tokens in the clear in
+// every fmt verb and in JSON: never log them ([Manager.Grant] gives the
+// grant as a [Token], which redacts them).
 func (m *Manager) TokenSource(key string) oauth2.TokenSource { return m.source(key) }
 
 // Transport returns the key's Transport, shared by all its clients.

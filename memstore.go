@@ -2,6 +2,11 @@ package notionauth
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -20,6 +25,30 @@ type MemoryStore struct {
 }
 
 var _ Store = (*MemoryStore)(nil)
+
+// String describes s by the number of grants it holds, never a grant:
+// printing a MemoryStore by reflection would print every token.
+func (s *MemoryStore) String() string {
+	if s == nil {
+		return "<nil>"
+	}
+	s.mu.Lock()
+	n := len(s.grants)
+	s.mu.Unlock()
+	return "notionauth.MemoryStore{" + strconv.Itoa(n) + " grants}"
+}
+
+// GoString is String, so that %#v is as safe.
+func (s *MemoryStore) GoString() string { return s.String() }
+
+// Format prints s as String does for every verb.
+func (s *MemoryStore) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
+
+// MarshalJSON encodes String: a MemoryStore is not a storage format.
+func (s *MemoryStore) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
+
+// LogValue makes log/slog print String.
+func (s *MemoryStore) LogValue() slog.Value { return slog.StringValue(s.String()) }
 
 // keyLock serialises the Updates of one key. It is a channel, not a
 // sync.Mutex, so that waiting for it honours a context.

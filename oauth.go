@@ -66,7 +66,7 @@ type Config struct {
 	RedirectURL string
 
 	BaseURL       string       // "": DefaultBaseURL; tests use notiontest's Server.URL
-	HTTPClient    *http.Client // nil: http.DefaultClient
+	HTTPClient    *http.Client // nil: http.DefaultClient; redirects are never followed
 	NotionVersion string       // "": DefaultNotionVersion
 
 	// StateKey is the HMAC key that signs states: at least MinStateKeySize
@@ -107,11 +107,18 @@ func (c *Config) baseURL() string {
 	return strings.TrimRight(c.BaseURL, "/")
 }
 
+// httpClient is the client of the token endpoints: HTTPClient, or
+// http.DefaultClient, with redirects not followed. A token endpoint has no
+// business redirecting, and following one would send the code or refresh
+// token in the body (307, 308) to wherever the Location points.
 func (c *Config) httpClient() *http.Client {
+	hc := http.DefaultClient
 	if c.HTTPClient != nil {
-		return c.HTTPClient
+		hc = c.HTTPClient
 	}
-	return http.DefaultClient
+	cp := *hc
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 func (c *Config) notionVersion() string {
@@ -566,10 +573,9 @@ func (c *Config) post(ctx context.Context, path string, body any, secret string)
 	}
 	a, e := c.send(ctx, path, body)
 	if e != nil {
-		// The Basic credentials as sent: an echo of the header gives the
-		// secret away as surely as the secret itself.
-		basic := base64.StdEncoding.EncodeToString([]byte(c.ClientID + ":" + c.ClientSecret))
-		return nil, scrub(e, c.ClientSecret, basic, secret)
+		// The Basic credentials as sent ("id:secret", base64 in the
+		// header) give the secret away as surely as the secret itself.
+		return nil, newSecrets(c.ClientSecret, c.ClientID+":"+c.ClientSecret, secret).scrubError(e)
 	}
 	return a, nil
 }
@@ -612,13 +618,16 @@ func (c *Config) send(ctx context.Context, path string, body any) (*answer, *Err
 			Message: "no response", Attempts: 1, Err: err}
 	}
 	defer resp.Body.Close()
-	if err := CheckResponse(resp); err != nil {
-		e := err.(*Error)
+	if resp.StatusCode >= 400 {
+		body, rerr := readBounded(resp.Body)
+		e := classify(resp.StatusCode, resp.Header, body, http.MethodPost, path, "", c.now())
 		e.Attempts = 1
-		drain(resp.Body)
+		if rerr != nil {
+			e.Err = rerr
+		}
 		return nil, e
 	}
-	reqID := resp.Header.Get(HeaderRequestID)
+	reqID := requestID(resp.Header.Get(HeaderRequestID))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return nil, &Error{Kind: Unavailable, StatusCode: resp.StatusCode, Method: http.MethodPost, Path: path,
 			RequestID: reqID, Message: "unexpected status (a redirect?): check Config.BaseURL", Attempts: 1}
@@ -642,7 +651,7 @@ func (c *Config) send(ctx context.Context, path string, body any) (*answer, *Err
 		e.Reason = ReasonEdge
 		return nil, e
 	}
-	if id := jsonString(a.fields["request_id"]); id != "" {
+	if id := requestID(jsonString(a.fields["request_id"])); id != "" {
 		a.requestID = id
 	}
 	if b, ok := parseErrorBody(raw); ok {
@@ -659,33 +668,6 @@ func (c *Config) send(ctx context.Context, path string, body any) (*answer, *Err
 	}
 	return a, nil
 }
-
-// scrub removes the given secrets from e's text fields: the last line of
-// defence against a server or proxy that echoes what it was sent.
-func scrub(e *Error, secrets ...string) *Error {
-	for _, s := range secrets {
-		if s == "" {
-			continue
-		}
-		e.Message = strings.ReplaceAll(e.Message, s, redacted)
-		e.Code = strings.ReplaceAll(e.Code, s, redacted)
-		e.Reason = strings.ReplaceAll(e.Reason, s, redacted)
-		if e.Err != nil && strings.Contains(e.Err.Error(), s) {
-			e.Err = &scrubbedError{msg: strings.ReplaceAll(e.Err.Error(), s, redacted), err: e.Err}
-		}
-	}
-	return e
-}
-
-// scrubbedError is an error whose message had a secret removed. It still
-// unwraps to the original, for errors.Is and errors.As.
-type scrubbedError struct {
-	msg string
-	err error
-}
-
-func (e *scrubbedError) Error() string { return e.msg }
-func (e *scrubbedError) Unwrap() error { return e.err }
 
 // configError is the error of a call that cannot be made as configured.
 func configError(path, msg string) *Error {

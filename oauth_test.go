@@ -803,7 +803,7 @@ func TestTokenEndpointOddAnswers(t *testing.T) {
 		{"200 with an OAuth error", 200, jsonType, `{"error":"invalid_grant","error_description":"Invalid code."}`,
 			notionauth.AuthRevoked, "invalid_grant", ""},
 		{"200 with a Notion error", 200, jsonType,
-			`{"object":"error","status":401,"code":"invalid_client","message":"Invalid client.","request_id":"r"}`,
+			`{"object":"error","status":401,"code":"invalid_client","message":"Invalid client.","request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`,
 			notionauth.InvalidRequest, "invalid_client", ""},
 		{"200 with an unknown error", 200, jsonType, `{"error":"temporarily_unavailable"}`,
 			notionauth.InvalidRequest, "temporarily_unavailable", ""},
@@ -815,7 +815,7 @@ func TestTokenEndpointOddAnswers(t *testing.T) {
 			notionauth.Unavailable, "", notionauth.ReasonEdge},
 		{"200 over 1 MiB", 200, jsonType, big, notionauth.Unavailable, "", ""},
 		{"302", 302, jsonType, ``, notionauth.Unavailable, "", ""},
-		{"500", 500, jsonType, `{"object":"error","status":500,"code":"internal_server_error","message":"x","request_id":"r"}`,
+		{"500", 500, jsonType, `{"object":"error","status":500,"code":"internal_server_error","message":"x","request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`,
 			notionauth.Unavailable, "internal_server_error", ""},
 		{"503 edge page", 503, "text/html", `<html><title>Service Unavailable</title></html>`,
 			notionauth.Unavailable, "", notionauth.ReasonEdge},
@@ -844,14 +844,14 @@ func TestTokenEndpointOddAnswers(t *testing.T) {
 	require.ErrorIs(t, err, notionauth.ErrUnavailable)
 	// Revoke needs nothing.
 	require.NoError(t, answering(t, 200, jsonType, ``).Revoke(context.Background(), "ntn_x"))
-	require.NoError(t, answering(t, 200, jsonType, `{"request_id":"r"}`).Revoke(context.Background(), "ntn_x"))
+	require.NoError(t, answering(t, 200, jsonType, `{"request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`).Revoke(context.Background(), "ntn_x"))
 }
 
 func TestRefreshNullRefreshToken(t *testing.T) {
 	t.Parallel()
 	cfg := answering(t, 200, "application/json", `{"access_token":"ntn_new0123456789","token_type":"bearer",
 		"refresh_token":null,"bot_id":"b","workspace_id":"w","workspace_name":null,"workspace_icon":null,
-		"owner":{"type":"workspace","workspace":true},"duplicated_template_id":null,"request_id":"r"}`)
+		"owner":{"type":"workspace","workspace":true},"duplicated_template_id":null,"request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`)
 	tok, err := cfg.Refresh(context.Background(), "nrt_old0123456789")
 	require.NoError(t, err)
 	assert.Equal(t, "ntn_new0123456789", tok.AccessToken)
@@ -878,11 +878,11 @@ func TestIntrospectIssuedAtUnits(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			cfg := answering(t, 200, "application/json", `{"active":true,"scope":"s","iat":`+iat+`,"request_id":"r"}`)
+			cfg := answering(t, 200, "application/json", `{"active":true,"scope":"s","iat":`+iat+`,"request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`)
 			in, err := cfg.Introspect(context.Background(), "ntn_x")
 			require.NoError(t, err)
 			assert.Equal(t, at, in.IssuedAt)
-			assert.Equal(t, "r", in.RequestID)
+			assert.Equal(t, "9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a", in.RequestID)
 		})
 	}
 }

@@ -52,10 +52,20 @@ type Pacing struct {
 	// Window is the length of the rate-limit window. 0 means
 	// DefaultWindow. Negative values are invalid.
 	Window time.Duration
+	// MaxPause is the longest a single answer may pause a token: a
+	// Retry-After beyond it pauses the token for MaxPause only (the call
+	// that met it still reports the whole Retry-After). Notion's longest
+	// waits are the workspace's, of minutes; a pause of hours says more
+	// about whoever answered. 0 means DefaultMaxPause. Negative values are
+	// invalid. [Transport.ClearPause] ends a pause at once.
+	MaxPause time.Duration
 	// Off switches pacing off: no shared pause, no budget. Retries still
 	// wait out each Retry-After on their own.
 	Off bool
 }
+
+// DefaultMaxPause bounds a token's pause when Pacing.MaxPause is zero.
+const DefaultMaxPause = time.Hour
 
 func (p Pacing) window() time.Duration { return orDefault(p.Window, DefaultWindow) }
 
@@ -67,6 +77,8 @@ func (p Pacing) validate() error {
 		return fmt.Errorf("Pacing.Budget is %d, want at most %d", p.Budget, maxBudget)
 	case p.Window < 0:
 		return fmt.Errorf("Pacing.Window is %v, want 0 (default) or more", p.Window)
+	case p.MaxPause < 0:
+		return fmt.Errorf("Pacing.MaxPause is %v, want 0 (default) or more", p.MaxPause)
 	}
 	return nil
 }
@@ -90,12 +102,13 @@ var errWaitTooLong = errors.New("notionauth: wait too long")
 // paceConfig is what the pacers of one Transport share: their clock and
 // their settings. Times are nanoseconds since epoch on that clock.
 type paceConfig struct {
-	clock  Clock
-	system bool // clock is the system's: now reads only its monotonic clock
-	epoch  time.Time
-	window int64
-	margin int64
-	budget int32 // configured; 0: learn
+	clock    Clock
+	system   bool // clock is the system's: now reads only its monotonic clock
+	epoch    time.Time
+	window   int64
+	margin   int64
+	maxPause int64
+	budget   int32 // configured; 0: learn
 }
 
 func newPaceConfig(c Clock, p Pacing) *paceConfig {
@@ -115,8 +128,9 @@ func newPaceConfig(c Clock, p Pacing) *paceConfig {
 		// would fail calls whose deadline falls just after the window's
 		// end, and a worker pool would then drain its queue through fast
 		// failures.
-		margin: int64(time.Millisecond) + w/50000,
-		budget: int32(p.Budget),
+		margin:   int64(time.Millisecond) + w/50000,
+		maxPause: int64(orDefault(p.MaxPause, DefaultMaxPause)),
+		budget:   int32(p.Budget),
 	}
 }
 
@@ -565,9 +579,10 @@ func (p *pacer) answer(t ticket) {
 
 // throttled records a 429 or 529 with a Retry-After. Caller holds mu.
 func (p *pacer) throttled(t ticket, e *Error, now int64) {
-	latest := now + int64(e.RetryAfter)
+	ra := min(int64(e.RetryAfter), p.cfg.maxPause)
+	latest := now + ra
 	earliest := latest
-	if int64(e.RetryAfter)%wholeSecond == 0 {
+	if ra%wholeSecond == 0 {
 		// Whole seconds, rounded up: the pause may end up to a second
 		// earlier.
 		earliest = latest - wholeSecond + 1
@@ -622,6 +637,15 @@ func (p *pacer) throttled(t ticket, e *Error, now int64) {
 	if p.q != nil && len(p.q.w) > 0 {
 		p.schedule(now)
 	}
+}
+
+// clear ends the pause at once and lets the waiting requests go.
+func (p *pacer) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.until.Store(0)
+	p.earliest = 0
+	p.release(p.cfg.now())
 }
 
 // setPause makes the pause end at latest, at the earliest at earliest.

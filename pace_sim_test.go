@@ -65,7 +65,7 @@ func (f *fixedWindow) RoundTrip(r *http.Request) (*http.Response, error) {
 	f.mu.Unlock()
 	secs := int((left + time.Second - 1) / time.Second)
 	resp, _ := reply(r, 429, `{"object":"error","status":429,"code":"rate_limited","message":"slow down",`+
-		`"request_id":"r","additional_data":{"rate_limit_reason":"public_api_request_rate_limit"}}`)
+		`"request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a","additional_data":{"rate_limit_reason":"public_api_request_rate_limit"}}`)
 	resp.Header.Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	return resp, nil
 }

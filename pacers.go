@@ -54,6 +54,14 @@ func (t *pacerTable) get(key uint64) *pacer {
 	return p
 }
 
+// lookup returns the pacer of key, or nil when there is none.
+func (t *pacerTable) lookup(key uint64) *pacer {
+	s := &t.shards[key%pacerShards]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.m[key]
+}
+
 // forget drops the pacer of key, if any: its token is known to be revoked
 // and will never be sent again.
 func (t *pacerTable) forget(key uint64) {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -43,18 +42,6 @@ type Owner struct {
 	UserName  string
 	UserEmail string
 	AvatarURL string
-}
-
-// redacted stands in for a secret in anything printable.
-const redacted = "[redacted]"
-
-// redact returns what is printed in place of the secret s: "" when there
-// is none, else [redacted].
-func redact(s string) string {
-	if s == "" {
-		return ""
-	}
-	return redacted
 }
 
 // String describes t on one line, secrets redacted:
@@ -152,25 +139,6 @@ func (o Owner) String() string {
 		s += " (" + oneLine(o.UserName, 128) + ")"
 	}
 	return s
-}
-
-// formatSafe writes, for verb, str (%v, %+v, %s), goStr (%#v) or str
-// quoted (%q), honouring width, precision and flags as for a string; any
-// other verb prints %!verb(typeName). The field values never reach fmt's
-// reflection, which is what would print the secrets.
-func formatSafe(f fmt.State, verb rune, typeName string, str, goStr func() string) {
-	switch verb {
-	case 'v':
-		if f.Flag('#') {
-			_, _ = io.WriteString(f, goStr())
-			return
-		}
-		fmt.Fprintf(f, fmt.FormatString(f, 's'), str())
-	case 's', 'q':
-		fmt.Fprintf(f, fmt.FormatString(f, verb), str())
-	default:
-		_, _ = io.WriteString(f, "%!"+string(verb)+"("+typeName+")")
-	}
 }
 
 func formatTime(t time.Time) string {
@@ -353,6 +321,10 @@ func (e *TokenDecodeError) Unwrap() error { return e.Err }
 // workspace_name, workspace_icon, owner, duplicated_template_id), owner in
 // Notion's shape; [TokenFromOAuth2] reads them back. Obtained is not
 // carried. A nil t gives nil.
+//
+// The result is golang.org/x/oauth2's own type, which prints both tokens
+// in the clear in every fmt verb and in JSON: never log it. Log the Token
+// instead, which redacts them.
 func (t *Token) OAuth2() *oauth2.Token {
 	if t == nil {
 		return nil

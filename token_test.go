@@ -289,7 +289,7 @@ func TestTokenFromOAuth2Response(t *testing.T) {
 		"bot_id":"b","workspace_id":"w","workspace_name":null,"workspace_icon":"🚀",
 		"owner":{"type":"user","user":{"object":"user","id":"u","name":"Ada","avatar_url":null,
 			"type":"person","person":{"email":"ada@example.com"}}},
-		"duplicated_template_id":null,"request_id":"r"}`
+		"duplicated_template_id":null,"request_id":"9d8c7b6a-5f4e-4d3c-8b2a-1f0e9d8c7b6a"}`
 	var raw map[string]any
 	require.NoError(t, json.Unmarshal([]byte(body), &raw))
 	o := (&oauth2.Token{AccessToken: testAccess, TokenType: "bearer"}).WithExtra(raw)

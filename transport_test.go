@@ -40,14 +40,14 @@ func (c *closeCounter) Close() error { c.closes.Add(1); return nil }
 
 func newBody(s string) *closeCounter { return &closeCounter{Reader: strings.NewReader(s)} }
 
-const unauthorizedBody = `{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid.","request_id":"r-401"}`
+const unauthorizedBody = `{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid.","request_id":"40140140-1401-4401-8401-401401401401"}`
 
 // reply builds a response to r with a JSON body that counts its closes.
 func reply(r *http.Request, status int, body string) (*http.Response, *closeCounter) {
 	b := newBody(body)
 	h := http.Header{"Content-Type": {"application/json"}}
 	if status >= 400 && strings.HasPrefix(body, "{") {
-		h.Set(HeaderRequestID, "hdr-request-id")
+		h.Set(HeaderRequestID, "4d1e2a3b-0c9d-4e8f-9a7b-6c5d4e3f2a1b")
 	}
 	return &http.Response{StatusCode: status, Header: h, Body: b, Request: r}, b
 }

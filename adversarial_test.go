@@ -1,0 +1,268 @@
+package notionauth_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jomei/notionapi"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/notionauth/notionauth"
+	"github.com/notionauth/notionauth/notiontest"
+)
+
+// What an adversarial run found: a gateway's 401 taken for Notion's, a
+// pause that could not be lifted, secrets echoed back by a proxy.
+
+// TestGatewayUnauthorizedIsNeverRevoked: a 401 whose JSON is not Notion's
+// (no "object":"error", no request id) comes from a gateway or proxy of
+// the app's: the Manager neither refreshes nor marks the grant revoked,
+// and the Transport never latches the token, whatever the probe meets.
+func TestGatewayUnauthorizedIsNeverRevoked(t *testing.T) {
+	t.Parallel()
+	for _, body := range []string{
+		`{"error":"unauthorized"}`,
+		`{"code":"unauthorized"}`,
+		`{"status":401,"code":"unauthorized","message":"API token is invalid."}`,
+		`{"object":"error","status":401,"code":"unauthorized","message":"API token is invalid."}`,
+	} {
+		t.Run(body, func(t *testing.T) {
+			t.Parallel()
+			e := newMgrEnv(t, false)
+			tok := e.connectKey(t, mgrKey)
+			refreshes := e.srv.RefreshCount()
+			e.srv.Inject(notiontest.Fault{Status: 401, Body: body, Times: -1, Path: "/v1/users/*",
+				Header: http.Header{"Content-Type": {"application/json"}}})
+			for range 3 {
+				_, err := e.me(mgrKey)
+				require.Error(t, err)
+				assert.NotErrorIs(t, err, notionauth.ErrAuthRevoked)
+			}
+			assert.Equal(t, refreshes, e.srv.RefreshCount(), "no rotation burnt")
+			assert.Empty(t, e.revoked.get())
+			g := e.grant(t, mgrKey)
+			assert.True(t, g.Revoked.IsZero(), "the grant is untouched")
+			assert.Equal(t, tok.AccessToken, g.Token.AccessToken)
+		})
+	}
+	t.Run("Notion's 401, a gateway's probe", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t)
+		e.srv.RevokeToken(e.token)
+		e.srv.Inject(notiontest.Fault{Status: 401, Body: `{"error":"unauthorized"}`, Times: -1, Path: "/v1/users/me",
+			Header: http.Header{"Content-Type": {"application/json"}}})
+		_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
+		ne := notionErr(t, err)
+		assert.Equal(t, notionauth.ReasonUnconfirmed, ne.Reason)
+		assert.Zero(t, e.revoked.Load(), "doubt never revokes")
+	})
+}
+
+// TestRefreshThrottledKeepsItsKind: a 429 from the token endpoint during
+// a refresh reaches the caller as Throttled, with its Retry-After.
+func TestRefreshThrottledKeepsItsKind(t *testing.T) {
+	t.Parallel()
+	e := newMgrEnv(t, false)
+	tok := e.connectKey(t, mgrKey)
+	e.srv.RevokeToken(tok.AccessToken)
+	f := notiontest.RateLimited(7 * time.Second)
+	f.Path = "/v1/oauth/token"
+	e.srv.Inject(f)
+	_, err := e.me(mgrKey)
+	ne := notionErr(t, err)
+	assert.Equal(t, notionauth.Throttled, ne.Kind, "%v", err)
+	assert.Equal(t, 7*time.Second, ne.RetryAfter)
+	assert.NotErrorIs(t, err, notionauth.ErrUnavailable)
+	assert.Empty(t, e.revoked.get())
+}
+
+// TestPauseIsBoundedAndCanBeCleared: an absurd Retry-After pauses the
+// token for Pacing.MaxPause at most, and the app can end a pause.
+func TestPauseIsBoundedAndCanBeCleared(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.manual()
+	f := notiontest.RateLimited(time.Second)
+	f.Header = http.Header{"Retry-After": {"999999"}}
+	delete(f.AdditionalData, "retry_after")
+	e.srv.Inject(f)
+	_, err := e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
+	ne := notionErr(t, err)
+	assert.Equal(t, 24*time.Hour, ne.RetryAfter, "the call tells what it was told (up to a day)")
+	_, err = e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
+	ne = notionErr(t, err)
+	assert.Equal(t, notionauth.ReasonPaced, ne.Reason)
+	assert.LessOrEqual(t, ne.RetryAfter, notionauth.DefaultMaxPause, "the pause is bounded")
+	assert.Len(t, e.srv.Requests(), 1)
+
+	e.clock.Advance(notionauth.DefaultMaxPause)
+	_, err = e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
+	require.NoError(t, err, "the pause ended after an hour")
+
+	e.srv.Inject(f)
+	_, err = e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
+	require.ErrorIs(t, err, notionauth.ErrThrottled)
+	e.tr.ClearPause(e.token)
+	_, err = e.client.Page.Get(context.Background(), notionapi.PageID(e.page))
+	require.NoError(t, err, "ClearPause ends it at once")
+	e.tr.ClearPause("ntn_never_seen_token_000000") // a token without a pace: nothing to do
+}
+
+// echoing answers every request with a Notion-shaped error whose text
+// fields echo the request's bearer token.
+func echoing(status int, shape func(tok string) string) http.RoundTripper {
+	return roundTrip(func(r *http.Request) (*http.Response, error) {
+		tok := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return &http.Response{StatusCode: status, Request: r,
+			Header: http.Header{"Content-Type": {"application/json"}, "X-Notion-Request-Id": {tok}},
+			Body:   io.NopCloser(strings.NewReader(shape(tok)))}, nil
+	})
+}
+
+type roundTrip func(*http.Request) (*http.Response, error)
+
+func (f roundTrip) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestEchoedTokenIsScrubbed: a proxy that echoes the request's token,
+// unprefixed, into the request id, the code, the reason and the message,
+// raw, URL-escaped or in base64: none of it reaches the Error, its
+// prints, the events or the log.
+func TestEchoedTokenIsScrubbed(t *testing.T) {
+	t.Parallel()
+	const token = "UNPREFIXEDtoken8c1d2e3f4a5b6c7d8e9f"
+	shape := func(tok string) string {
+		return `{"object":"error","status":429,"code":"` + tok + `","message":"token ` + strings.Join([]string{tok,
+			url.QueryEscape(tok), b64(tok)}, " ") + `","request_id":"` + tok + `","additional_data":{"rate_limit_reason":"` +
+			tok + `","retry_after":"0.001"}}`
+	}
+	leaks := newLeakLog()
+	leaks.secret(token)
+	tr := &notionauth.Transport{Base: echoing(429, shape), Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token}),
+		Retry: notionauth.RetryPolicy{MaxAttempts: 2}}
+	tr.OnEvent = func(ev notionauth.Event) { leaks.print(ev) }
+	tr.Logger = slogTo(leaks)
+	_, err := (&http.Client{Transport: tr}).Get("https://api.notion.com/v1/pages/59833787-2cf9-4fdf-8782-e53db20768a5")
+	ne := notionErr(t, err)
+	assert.Equal(t, notionauth.Throttled, ne.Kind)
+	assert.Empty(t, ne.RequestID, "not a request id: dropped")
+	leaks.err(err)
+	leaks.print(ne)
+	leaks.print(*ne)
+	leaks.print(tr)
+	leaks.check(t)
+}
+
+// TestRequestIDMustLookLikeOne: a request id is a UUID, or it is not kept.
+func TestRequestIDMustLookLikeOne(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ body, header, want string }{
+		{`"request_id":"2b0c5d4e-7f6a-4b3c-9d8e-1f0a2b3c4d5e"`, "", "2b0c5d4e-7f6a-4b3c-9d8e-1f0a2b3c4d5e"},
+		{`"request_id":"2B0C5D4E7F6A4B3C9D8E1F0A2B3C4D5E"`, "", "2b0c5d4e-7f6a-4b3c-9d8e-1f0a2b3c4d5e"},
+		{`"request_id":"nrt_secretrefresh1234567890"`, "", ""},
+		{`"request_id":"Basic cGxhbnQ6c2VjcmV0"`, "", ""},
+		{`"request_id":"x"`, "not-a-uuid-either", ""},
+		{`"request_id":""`, "2b0c5d4e-7f6a-4b3c-9d8e-1f0a2b3c4d5e", "2b0c5d4e-7f6a-4b3c-9d8e-1f0a2b3c4d5e"},
+	} {
+		h := http.Header{"Content-Type": {"application/json"}}
+		if tc.header != "" {
+			h.Set("X-Notion-Request-Id", tc.header)
+		}
+		resp := &http.Response{StatusCode: 404, Header: h,
+			Body: io.NopCloser(strings.NewReader(`{"object":"error","status":404,"code":"object_not_found","message":"m",` + tc.body + `}`))}
+		var ne *notionauth.Error
+		require.ErrorAs(t, notionauth.CheckResponse(resp), &ne)
+		assert.Equal(t, tc.want, ne.RequestID, tc.body)
+		assert.NotContains(t, fmt.Sprintf("%#v", ne), "secretrefresh")
+	}
+}
+
+// TestTransportPrintsNoToken: a Transport whose Source holds the token in
+// the clear prints none of it, in any verb.
+func TestTransportPrintsNoToken(t *testing.T) {
+	t.Parallel()
+	const token = "STATICtoken0a1b2c3d4e5f6a7b8c9d0e1f"
+	tr := &notionauth.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: token, RefreshToken: token})}
+	_, _ = tr.RoundTrip(&http.Request{}) // used: its state holds the token too
+	leaks := newLeakLog()
+	leaks.secret(token)
+	leaks.print(tr)
+	leaks.add(fmt.Sprintf("%s %q %v %+v %#v %x %d", tr, tr, tr, tr, tr, tr, tr))
+	leaks.check(t)
+	assert.Contains(t, tr.String(), "oauth2.staticTokenSource", "it names the Source's type")
+}
+
+// TestTokenEndpointRedirectIsNotFollowed: a token endpoint that answers a
+// redirect, with the request's code echoed URL-escaped in the Location,
+// is not followed (the code would go to whatever the Location says), and
+// the error says nothing of it.
+func TestTokenEndpointRedirectIsNotFollowed(t *testing.T) {
+	t.Parallel()
+	const code = "REDIRECTcode/with+chars=0123456789"
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { elsewhere.Add(1) }))
+	t.Cleanup(other.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Location", other.URL+"/steal?code="+url.QueryEscape(code)+"&p="+url.PathEscape(code))
+		w.WriteHeader(http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	cfg := &notionauth.Config{ClientID: "cid", ClientSecret: "secret_cfg_0000000000", BaseURL: srv.URL}
+	_, err := cfg.Exchange(context.Background(), code)
+	var ne *notionauth.Error
+	require.ErrorAs(t, err, &ne)
+	assert.Equal(t, http.StatusTemporaryRedirect, ne.StatusCode)
+	assert.Zero(t, elsewhere.Load(), "the redirect was not followed")
+	leaks := newLeakLog()
+	leaks.secret(code)
+	leaks.err(err)
+	leaks.check(t)
+
+	// The API's redirects neither: the Transport stops at them.
+	tr := &notionauth.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "ntn_redirected_0000000000"}),
+		Retry: notionauth.RetryPolicy{MaxAttempts: 1}}
+	_, err = (&http.Client{Transport: tr}).Get(srv.URL + "/v1/pages/59833787-2cf9-4fdf-8782-e53db20768a5")
+	ne = notionErr(t, err)
+	assert.Equal(t, notionauth.Unavailable, ne.Kind)
+	assert.Equal(t, notionauth.ReasonEdge, ne.Reason)
+	assert.Zero(t, elsewhere.Load())
+}
+
+// TestTokenEndpointErrorBodyClosedOnce: the body of an error from a token
+// endpoint is closed exactly once.
+func TestTokenEndpointErrorBodyClosedOnce(t *testing.T) {
+	t.Parallel()
+	var closes atomic.Int32
+	cfg := &notionauth.Config{ClientID: "cid", ClientSecret: "secret_cfg_0000000000", BaseURL: "https://api.notion.com",
+		HTTPClient: &http.Client{Transport: roundTrip(func(r *http.Request) (*http.Response, error) {
+			return &http.Response{StatusCode: 400, Request: r, Header: http.Header{"Content-Type": {"application/json"}},
+				Body: &countingBody{Reader: strings.NewReader(`{"error":"invalid_grant"}`), closes: &closes}}, nil
+		})}}
+	_, err := cfg.Refresh(context.Background(), "nrt_refresh_000000000000")
+	require.ErrorIs(t, err, notionauth.ErrAuthRevoked)
+	assert.EqualValues(t, 1, closes.Load())
+}
+
+type countingBody struct {
+	io.Reader
+	closes *atomic.Int32
+}
+
+func (b *countingBody) Close() error { b.closes.Add(1); return nil }
+
+func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
+
+func slogTo(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
