@@ -50,7 +50,7 @@
 //	AuthRevoked     the token is gone: run OAuth again
 //	Throttled       wait Error.RetryAfter; the token is fine
 //	PermissionLost  one object (Error.ObjectID) is deleted or no longer shared
-//	Blocked         refused outright (blocked 429, edge/WAF page): retrying won't help
+//	Blocked         refused outright (blocked 429, edge/WAF page, a gateway's 401): retrying won't help
 //	InvalidRequest  fix the request
 //	Conflict        a data collision: retry later
 //	Unavailable     Notion is failing or unreachable: retry later
@@ -63,6 +63,12 @@
 // the connection lacks is PermissionLost with Reason
 // ReasonMissingCapability and no ObjectID: sharing a page again will not
 // help.
+//
+// No error, log line, event or print holds a secret: what the wire brings
+// back is kept only in shapes that cannot carry one (a request id only as
+// a UUID, codes only as identifiers), and the exact secrets a call used
+// are scrubbed from its error, as they are, URL-escaped, in base64 and in
+// hex. Neither the Transport nor the token endpoints follow a redirect.
 //
 // Through notionapi or net/http they arrive wrapped in a *url.Error; match
 // them with errors.Is and the sentinels, or errors.As for the details:

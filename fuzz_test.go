@@ -286,3 +286,27 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// FuzzScrub: whatever surrounds it, a secret of token characters leaves no
+// form of itself (as is, URL-escaped, base64, hex) after scrubbing.
+func FuzzScrub(f *testing.F) {
+	f.Add("PLANTaccess7f3a9c21", "Bearer ", " echoed", uint8(0))
+	f.Add("abc-def_ghi", "a=", "&b=c", uint8(1))
+	f.Add("000000", "", "", uint8(5))
+	f.Add("aaaaaa", "aaaa", "aaaa", uint8(7))
+	f.Fuzz(func(t *testing.T, secret, before, after string, form uint8) {
+		if len(secret) < minSecret || len(secret) > 200 || strings.IndexFunc(secret, func(r rune) bool {
+			return r > 0x7f || !isTokenByte(byte(r))
+		}) >= 0 || strings.Contains(redacted, secret) {
+			return // a secret inside "[redacted]" itself cannot be told from it
+		}
+		s := newSecrets(secret)
+		in := before + s[int(form)%len(s)] + after
+		out := s.scrub(in)
+		for _, f := range s {
+			if strings.Contains(out, f) && !strings.Contains(redacted, f) {
+				t.Fatalf("scrub(%q) = %q still holds %q", in, out, f)
+			}
+		}
+	})
+}
