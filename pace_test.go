@@ -445,7 +445,7 @@ func TestPacerTableForgetsIdlePacers(t *testing.T) {
 	assert.True(t, tab.get(n+1) != nil)
 	forgotten := 0
 	for k := uint64(2); k < n; k++ {
-		s := &tab.shards[k%pacerShards]
+		s := &tab.t.shards[k%tableShards]
 		s.mu.RLock()
 		if s.m[k] == nil {
 			forgotten++
@@ -461,7 +461,7 @@ func TestBearerLooksUpAForgottenPacerAgain(t *testing.T) {
 	st := tr.state()
 	b, _ := st.bearerFor(testToken)
 	b.pace.dead.Store(true) // as a sweep leaves it
-	s := &st.pacers.shards[b.key%pacerShards]
+	s := &st.pacers.t.shards[b.key%tableShards]
 	s.mu.Lock()
 	delete(s.m, b.key)
 	s.mu.Unlock()
