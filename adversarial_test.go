@@ -77,13 +77,14 @@ func TestRefreshThrottledKeepsItsKind(t *testing.T) {
 	e := newMgrEnv(t, false)
 	tok := e.connectKey(t, mgrKey)
 	e.srv.RevokeToken(tok.AccessToken)
-	f := notiontest.RateLimited(7 * time.Second)
+	// Beyond MaxWait: not waited out in the refresh.
+	f := notiontest.RateLimited(2 * time.Minute)
 	f.Path = "/v1/oauth/token"
 	e.srv.Inject(f)
 	_, err := e.me(mgrKey)
 	ne := notionErr(t, err)
 	assert.Equal(t, notionauth.Throttled, ne.Kind, "%v", err)
-	assert.Equal(t, 7*time.Second, ne.RetryAfter)
+	assert.Equal(t, 2*time.Minute, ne.RetryAfter)
 	assert.NotErrorIs(t, err, notionauth.ErrUnavailable)
 	assert.Empty(t, e.revoked.get())
 }

@@ -135,10 +135,6 @@ type Transport struct {
 	// silent.
 	Logger *slog.Logger
 
-	// lost, if set, learns which token was found revoked (the Manager
-	// uses it to mark exactly the grant that held it). Never printed.
-	lost func(ctx context.Context, token string)
-
 	once sync.Once
 	st   *transportState
 }
@@ -162,13 +158,26 @@ type transportState struct {
 	counters
 }
 
-// bearer caches a token's header value, hash and pacer, so that the common
-// case (one token, many calls) allocates nothing for them.
+// bearer caches a token's header value, hash and pacers, so that the
+// common case (one token, many calls) allocates nothing for them.
 type bearer struct {
-	token string
-	key   uint64
-	auth  []string // {"Bearer " + token}; shared, never modified
-	pace  *pacer   // nil when pacing is off
+	auth [1]string // "Bearer " + token; auth[:] is the header's value, shared, never modified
+	key  uint64
+	pace *pacer // nil when pacing is off
+	ws   *pacer // the pause of the token's workspace, when a Manager knows it; nil otherwise
+}
+
+// token is b's token.
+func (b *bearer) token() string { return b.auth[0][len("Bearer "):] }
+
+// newBearer makes the bearer of tok, with the pacer of its hash key (none
+// for a token known to be revoked, which is never sent).
+func (st *transportState) newBearer(tok string, key uint64) *bearer {
+	b := &bearer{auth: [1]string{"Bearer " + tok}, key: key}
+	if _, revoked := st.latch.get(key); !revoked && st.pace != nil {
+		b.pace = st.pacers.get(key)
+	}
+	return b
 }
 
 func (t *Transport) state() *transportState {
@@ -201,17 +210,13 @@ func (t *Transport) state() *transportState {
 // bearerFor returns the bearer of tok, or nil and a description when tok
 // cannot be sent in a header.
 func (st *transportState) bearerFor(tok string) (*bearer, string) {
-	if b := st.bearer.Load(); b != nil && b.token == tok && (b.pace == nil || !b.pace.dead.Load()) {
+	if b := st.bearer.Load(); b != nil && b.token() == tok && (b.pace == nil || !b.pace.dead.Load()) {
 		return b, ""
 	}
 	if msg := checkToken(tok); msg != "" {
 		return nil, msg
 	}
-	key := maphash.String(st.seed, tok)
-	b := &bearer{token: tok, key: key, auth: []string{"Bearer " + tok}}
-	if _, revoked := st.latch.get(key); !revoked && st.pace != nil {
-		b.pace = st.pacers.get(key) // a revoked token is never sent: it needs none
-	}
+	b := st.newBearer(tok, maphash.String(st.seed, tok))
 	st.bearer.Store(b)
 	return b, ""
 }
@@ -249,7 +254,25 @@ func checkURL(u *url.URL) string {
 // RoundTrip sends req and classifies the answer; see [Transport]. It never
 // modifies req, and it closes req.Body, also when it returns an error.
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	c := call{t: t, req: req}
+	return t.roundTrip(req, nil)
+}
+
+// keySource is a Manager's grant as the calls it makes through the
+// Manager's Transport see it: the token to send, kept ready so that a call
+// allocates nothing for it; another token when Notion rejects it; the
+// app's key, for errors and events; and what to do when the token is found
+// revoked.
+type keySource interface {
+	Refresher
+	bearer(st *transportState) (*bearer, *Error)
+	name() string
+	lost(ctx context.Context, token string, e *Error)
+}
+
+// roundTrip is RoundTrip for a call with the token of src (nil: Source's,
+// or the request's own).
+func (t *Transport) roundTrip(req *http.Request, src keySource) (*http.Response, error) {
+	c := call{t: t, req: req, src: src}
 	resp, e := c.run()
 	if !c.handed {
 		// The one place the body is closed: once it went to Base, Base
@@ -257,6 +280,9 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody(req)
 	}
 	if e != nil {
+		if src != nil {
+			e.Key = src.name()
+		}
 		return nil, e
 	}
 	return resp, nil
@@ -268,7 +294,8 @@ type call struct {
 	st     *transportState
 	req    *http.Request
 	ctx    context.Context
-	tok    *bearer // the token sent; nil when the request carries none
+	src    keySource // the Manager's grant the call is made for; nil: none
+	tok    *bearer   // the token sent; nil when the request carries none
 	auth   string  // the request's own Authorization header
 	tk     ticket  // the pace's ticket of the attempt in flight
 	last   *Error  // the last attempt's failure
@@ -319,6 +346,17 @@ func (c *call) run() (*http.Response, *Error) {
 func (c *call) token() *Error {
 	auth := headerValue(c.req.Header, "Authorization")
 	c.auth = auth
+	if c.src != nil {
+		b, e := c.src.bearer(c.st)
+		if e != nil {
+			return c.fromCause("cannot get the grant's token", e)
+		}
+		c.tok = b
+		if code, ok := c.st.latch.get(b.key); ok {
+			return revokedError(code, c.req)
+		}
+		return nil
+	}
 	var tok string
 	if c.t.Source == nil || auth != "" && !hasBearerPrefix(auth) {
 		if !hasBearerPrefix(auth) {
@@ -369,6 +407,13 @@ func (c *call) turn() *Error {
 	if c.tok == nil || c.tok.pace == nil {
 		return nil
 	}
+	if ws := c.tok.ws; ws != nil && ws.until.Load() != 0 {
+		// The workspace was paused once: wait for the pause, if it is
+		// still in force (the pace holds nothing else for it).
+		if _, waited, err := ws.acquire(c.ctx, c.t.Retry.maxWait()); err != nil {
+			return c.waitError(err, waited)
+		}
+	}
 	tk, waited, err := c.tok.pace.acquire(c.ctx, c.t.Retry.maxWait())
 	if err != nil {
 		return c.waitError(err, waited)
@@ -377,7 +422,7 @@ func (c *call) turn() *Error {
 	if waited > 0 {
 		c.st.waits.Add(1)
 		c.st.waited.Add(int64(waited))
-		c.t.emit(c.ctx, Event{Type: EventWait, Kind: Throttled, Attempt: c.n + 1, Wait: waited,
+		c.emit(Event{Type: EventWait, Kind: Throttled, Attempt: c.n + 1, Wait: waited,
 			Method: c.req.Method, Path: c.req.URL.Path})
 	}
 	return nil
@@ -389,7 +434,7 @@ func (c *call) turn() *Error {
 func (c *call) send() (*http.Response, *Error) {
 	req, out := c.req, c.req
 	b := c.tok
-	setAuth := b != nil && c.t.Source != nil && c.auth != b.auth[0]
+	setAuth := b != nil && (c.t.Source != nil || c.src != nil) && c.auth != b.auth[0]
 	if setAuth || c.n > 0 {
 		r := *req
 		out = &r
@@ -401,7 +446,7 @@ func (c *call) send() (*http.Response, *Error) {
 		if h == nil {
 			h = make(http.Header, 1)
 		}
-		h["Authorization"] = b.auth
+		h["Authorization"] = b.auth[:]
 		out.Header = h
 	}
 	if req.Body != nil && req.Body != http.NoBody {
@@ -441,11 +486,16 @@ func (c *call) send() (*http.Response, *Error) {
 	e := c.failure(resp, err)
 	if b != nil && b.pace != nil {
 		b.pace.done(c.tk, e)
+		if b.ws != nil && e.Reason == ReasonSpaceRateLimit {
+			// The whole workspace is over its budget: every grant of it
+			// waits.
+			b.ws.done(ticket{}, e)
+		}
 	}
 	if e.Kind == Throttled && e.StatusCode != 0 {
 		c.st.throttled.Add(1)
 		if b != nil && b.pace != nil && e.RetryAfter > 0 {
-			c.t.emit(c.ctx, eventFor(EventPause, e, e.RetryAfter))
+			c.emit(eventFor(EventPause, e, e.RetryAfter))
 		}
 	}
 	c.last = e
@@ -524,7 +574,7 @@ func (c *call) scrub(e *Error) *Error {
 	if c.tok == nil {
 		return e
 	}
-	return newSecrets(c.tok.token).scrubError(e)
+	return newSecrets(c.tok.token()).scrubError(e)
 }
 
 // verdict decides what follows a failed attempt: a wait before the next
@@ -536,6 +586,17 @@ func (c *call) verdict(e *Error) (time.Duration, *Error) {
 	return c.retry(e)
 }
 
+// emit reports ev, with the call's key.
+func (c *call) emit(ev Event) {
+	if c.t.OnEvent == nil && c.t.Logger == nil {
+		return
+	}
+	if c.src != nil {
+		ev.Key = c.src.name()
+	}
+	c.t.emit(c.ctx, ev)
+}
+
 // again reports that the call sends another attempt after wait, because
 // of e (with reason, if not e's own).
 func (c *call) again(e *Error, wait time.Duration, reason string) {
@@ -544,7 +605,7 @@ func (c *call) again(e *Error, wait time.Duration, reason string) {
 	if reason != "" {
 		ev.Reason = reason
 	}
-	c.t.emit(c.ctx, ev)
+	c.emit(ev)
 }
 
 // mayResend reports whether another attempt may be sent at all: attempts

@@ -40,7 +40,7 @@ func (c *call) unauthorized(e *Error) (time.Duration, *Error) {
 		e.Message = joinMessage("the request carried no bearer token", e.Message)
 		return 0, e
 	}
-	if r, ok := c.t.Source.(Refresher); ok && c.asked < maxRefreshes {
+	if r := c.refresher(); r != nil && c.asked < maxRefreshes {
 		c.asked++
 		refreshed, stop := c.refresh(r, e)
 		if stop != nil {
@@ -67,6 +67,16 @@ func (c *call) unauthorized(e *Error) (time.Duration, *Error) {
 	return c.resend(e, ReasonTokenValid)
 }
 
+// refresher is what can give the call another token: its Manager's
+// grant, or a Source that is a Refresher; nil when nothing can.
+func (c *call) refresher() Refresher {
+	if c.src != nil {
+		return c.src
+	}
+	r, _ := c.t.Source.(Refresher)
+	return r
+}
+
 // resend lets the call send again at once after the 401 e was dealt with
 // (reason says how), if attempts and the retry budget allow it.
 func (c *call) resend(e *Error, reason string) (time.Duration, *Error) {
@@ -89,7 +99,7 @@ func (c *call) resend(e *Error, reason string) (time.Duration, *Error) {
 // same token back), and an error to stop with when the refresh failed: of
 // Kind AuthRevoked, the token remembered, when the grant is gone.
 func (c *call) refresh(r Refresher, e *Error) (bool, *Error) {
-	tok, err := r.Refresh(c.ctx, &oauth2.Token{AccessToken: c.tok.token})
+	tok, err := r.Refresh(c.ctx, &oauth2.Token{AccessToken: c.tok.token()})
 	switch {
 	case errors.Is(err, ErrNoRefreshToken):
 		return false, nil
@@ -98,7 +108,7 @@ func (c *call) refresh(r Refresher, e *Error) (bool, *Error) {
 		// its next calls fail at once.
 		revoked := *e
 		revoked.Message = joinMessage("the grant is gone: its refresh was refused", revokedCause(err))
-		return false, c.t.revoke(c.ctx, c.st, c.tok, &revoked, CodeInvalidGrant)
+		return false, c.t.revoke(c.ctx, c.st, c.src, c.tok, &revoked, CodeInvalidGrant)
 	case err != nil:
 		if errors.Is(err, context.Canceled) && c.ctx.Err() != nil {
 			return false, c.ended()
@@ -108,7 +118,7 @@ func (c *call) refresh(r Refresher, e *Error) (bool, *Error) {
 			stop.Reason = ReasonUnconfirmed // nothing is known about the token
 		}
 		return false, stop
-	case tok == nil || tok.AccessToken == "" || tok.AccessToken == c.tok.token:
+	case tok == nil || tok.AccessToken == "" || tok.AccessToken == c.tok.token():
 		return false, nil
 	}
 	if stop := c.use(tok.AccessToken); stop != nil {
@@ -158,13 +168,13 @@ type probeResult struct {
 // confirm probes the call's token after the 401 e, once per token however
 // many calls wait on it.
 func (c *call) confirm(e *Error) probeResult {
-	t, st, b, ctx := c.t, c.st, c.tok, c.ctx
+	t, st, src, b, ctx := c.t, c.st, c.src, c.tok, c.ctx
 	// The probe may outlive this call: it gets its own copies of what it
 	// needs, never the call's request (nor the call itself, which stays
 	// on the stack).
 	seen, pr := *e, probeRequest(c.req, b)
 	ch := st.probes.DoChan(strconv.FormatUint(b.key, 36), func() (any, error) {
-		return t.probe(ctx, pr, st, b, &seen), nil
+		return t.probe(ctx, pr, st, src, b, &seen), nil
 	})
 	select {
 	case r := <-ch:
@@ -179,7 +189,7 @@ func (c *call) confirm(e *Error) probeResult {
 // detached from the cancellation of the call that started it, since other
 // calls wait on it too. It takes its turn from the token's pace like any
 // request.
-func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportState, b *bearer, first *Error) probeResult {
+func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportState, src keySource, b *bearer, first *Error) probeResult {
 	if _, ok := st.latch.get(b.key); ok {
 		return probeResult{revoked: true}
 	}
@@ -198,7 +208,7 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	st.requests.Add(1)
 	resp, err := st.base.RoundTrip(pr.WithContext(pctx))
 	if err != nil {
-		return probeResult{err: newSecrets(b.token).scrubError(&Error{Kind: Unavailable, Method: http.MethodGet,
+		return probeResult{err: newSecrets(b.token()).scrubError(&Error{Kind: Unavailable, Method: http.MethodGet,
 			Path: probePath, Message: "token probe got no response", Err: err})}
 	}
 	if resp.StatusCode < 400 {
@@ -210,7 +220,7 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	}
 	body, _ := readBounded(resp.Body)
 	resp.Body.Close()
-	pe := newSecrets(b.token).scrubError(classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "", st.clock.Now()))
+	pe := newSecrets(b.token()).scrubError(classify(resp.StatusCode, resp.Header, body, http.MethodGet, probePath, "", st.clock.Now()))
 	if b.pace != nil {
 		b.pace.done(tk, pe)
 	}
@@ -224,14 +234,14 @@ func (t *Transport) probe(ctx context.Context, pr *http.Request, st *transportSt
 	}
 	revoked := *first
 	revoked.Kind = AuthRevoked
-	t.revoke(ctx, st, b, &revoked, CodeUnauthorized)
+	t.revoke(ctx, st, src, b, &revoked, CodeUnauthorized)
 	return probeResult{revoked: true}
 }
 
 // revoke remembers b's token as revoked by code (unauthorized,
-// invalid_grant) and calls OnAuthRevoked if this is the first time it is
-// remembered. It returns e.
-func (t *Transport) revoke(ctx context.Context, st *transportState, b *bearer, e *Error, code string) *Error {
+// invalid_grant) and, if this is the first time it is remembered, tells
+// the Manager's grant src (if any) and OnAuthRevoked. It returns e.
+func (t *Transport) revoke(ctx context.Context, st *transportState, src keySource, b *bearer, e *Error, code string) *Error {
 	if !st.latch.add(b.key, code) {
 		return e
 	}
@@ -239,11 +249,13 @@ func (t *Transport) revoke(ctx context.Context, st *transportState, b *bearer, e
 		st.pacers.forget(b.key)
 	}
 	ctx = context.WithoutCancel(ctx)
-	if t.lost != nil {
-		t.lost(ctx, b.token)
+	seen := *e
+	if src != nil {
+		seen.Key = src.name()
+		forGrant := seen
+		src.lost(ctx, b.token(), &forGrant)
 	}
 	if t.OnAuthRevoked != nil {
-		seen := *e
 		t.OnAuthRevoked(ctx, &seen)
 	}
 	return e
@@ -261,7 +273,7 @@ func probeRequest(req *http.Request, b *bearer) *http.Request {
 	if version == "" {
 		version = DefaultNotionVersion
 	}
-	h := http.Header{"Authorization": b.auth, "Notion-Version": {version}}
+	h := http.Header{"Authorization": b.auth[:], "Notion-Version": {version}}
 	return &http.Request{Method: http.MethodGet, URL: u, Header: h, Host: u.Host}
 }
 

@@ -235,6 +235,7 @@ type Error struct {
 	Method     string        // the request's method
 	Path       string        // the request's URL path: never a query, never a token
 	Attempts   int           // requests sent for this call (0: none was sent)
+	Key        string        // the Manager's key of the grant the call was for; "" outside a Manager
 	Err        error         // the underlying cause (network or context error), if any
 }
 
@@ -289,10 +290,10 @@ func (e *Error) Error() string {
 // GoString keeps %#v as safe as %v: it prints the Error's fields but only
 // the message of its cause, never the cause's internals.
 func (e Error) GoString() string {
-	return fmt.Sprintf("&notionauth.Error{Kind:%v, StatusCode:%d, Code:%q, Message:%q, RequestID:%q, Reason:%q, RetryAfter:%v, ObjectID:%q, Method:%q, Path:%q, Attempts:%d, Err:%q}",
+	return fmt.Sprintf("&notionauth.Error{Kind:%v, StatusCode:%d, Code:%q, Message:%q, RequestID:%q, Reason:%q, RetryAfter:%v, ObjectID:%q, Method:%q, Path:%q, Attempts:%d, Key:%q, Err:%q}",
 		e.Kind, e.StatusCode, oneLine(e.Code, 64), oneLine(e.Message, maxMessage), oneLine(e.RequestID, 64),
 		oneLine(e.Reason, 64), e.RetryAfter, oneLine(e.ObjectID, 64), oneLine(e.Method, 64), oneLine(e.Path, maxMessage),
-		e.Attempts, e.cause())
+		e.Attempts, oneLine(e.Key, maxMessage), e.cause())
 }
 
 // cause is the one-line message of e's cause, "" when there is none.
@@ -326,10 +327,11 @@ func (e Error) MarshalJSON() ([]byte, error) {
 		Method     string `json:"method,omitempty"`
 		Path       string `json:"path,omitempty"`
 		Attempts   int    `json:"attempts,omitempty"`
+		Key        string `json:"key,omitempty"`
 		Err        string `json:"cause,omitempty"`
 	}{e.Kind.String(), e.StatusCode, oneLine(e.Code, 64), oneLine(e.Message, maxMessage), oneLine(e.RequestID, 64),
 		oneLine(e.Reason, 64), durationOrEmpty(e.RetryAfter), oneLine(e.ObjectID, 64), oneLine(e.Method, 64),
-		oneLine(e.Path, maxMessage), e.Attempts, e.cause()})
+		oneLine(e.Path, maxMessage), e.Attempts, oneLine(e.Key, maxMessage), e.cause()})
 }
 
 // LogValue makes log/slog print e as a group of its fields, as
@@ -347,6 +349,7 @@ func (e Error) LogValue() slog.Value {
 		slog.String("method", oneLine(e.Method, 64)),
 		slog.String("path", oneLine(e.Path, maxMessage)),
 		slog.Int("attempts", e.Attempts),
+		slog.String("key", oneLine(e.Key, maxMessage)),
 		slog.String("cause", e.cause()),
 	)
 }

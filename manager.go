@@ -5,10 +5,13 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jomei/notionapi"
@@ -37,20 +40,48 @@ type Refresher interface {
 // refresh token to use.
 var ErrNoRefreshToken = errors.New("notionauth: no refresh token")
 
-// DefaultCacheTTL is how long a [Manager] trusts the grant it read from its
-// Store before reading it again, so that a grant rotated or revoked by
-// another process is seen without a request to Notion.
-const DefaultCacheTTL = 10 * time.Second
+// Defaults of [Manager].
+const (
+	// DefaultCacheTTL is how long a Manager trusts the grant it read from
+	// its Store before reading it again, so that a grant rotated or
+	// revoked by another process is seen without a request to Notion.
+	DefaultCacheTTL = 10 * time.Second
+	// DefaultKeyIdle is how long a key may go unused before the Manager
+	// forgets what it holds for it (the grant it read, the token ready to
+	// send); its next call reads the Store again.
+	DefaultKeyIdle = 10 * time.Minute
+)
 
 // Manager runs the lifecycle of many grants, each under the app's own key
 // (a workspace, a user): it stores new grants, gives a ready client per key,
 // refreshes rotating tokens exactly once (in the process with singleflight,
 // across processes through the Store's atomic update), marks lost grants
 // revoked in the Store so that every process fails fast, and calls
-// OnRevoked once per lost grant.
+// OnAuthRevoked once per lost grant.
 //
-// Set Config and Store, then use it; it is safe for concurrent use. Its
-// fields must not be changed after first use.
+// Set the fields, then use it. Every field is read once, at first use, and
+// changing one afterwards has no effect. A Manager is safe for concurrent
+// use; use it through a pointer.
+//
+// # One Transport
+//
+// Every key's calls go through one [Transport] of the Manager's, made from
+// its Base, Retry, Pacing, Clock, OnEvent and Logger, so that what it
+// learns of a token's budget is shared and a key costs a few hundred bytes.
+// The Manager's refreshes, introspections and revocations go through it
+// too (unless Config.HTTPClient is set), so that a proxy or tracing layer
+// in Base sees them. Its Stats cover every key. Errors and events of a
+// key's calls carry the key in Error.Key and Event.Key.
+//
+// A key unused for DefaultKeyIdle is forgotten; so is a disconnected one.
+// Its next call reads the Store again.
+//
+// # The workspace's limit
+//
+// A 429 whose rate_limit_reason is the workspace's
+// (public_api_space_request_rate_limit) pauses every grant of that
+// workspace (Token.WorkspaceID) the Manager holds, not only the one that
+// met it; any other 429 pauses that grant's token alone.
 //
 // # Refresh and rotation
 //
@@ -73,24 +104,39 @@ type Manager struct {
 	Config *Config
 	// Store keeps the grants. nil means a MemoryStore (one process only).
 	Store Store
-	// Base sends the requests of every client. nil means
-	// http.DefaultTransport.
+	// Base sends every request: API calls and the token endpoints' (unless
+	// Config.HTTPClient is set). nil means a connection pool of the
+	// Manager's own; see [Transport].
 	Base http.RoundTripper
-	// Retry and Pacing are given to each key's Transport.
+	// Retry and Pacing are the Transport's; see [RetryPolicy], [Pacing].
 	Retry  RetryPolicy
 	Pacing Pacing
-	// OnRevoked, if set, is called once per grant that is lost (reason
-	// "invalid_grant" or "unauthorized"), by the process that marked it.
-	OnRevoked func(ctx context.Context, key, reason string)
+	// Clock is where the Manager and its Transport read the time. nil
+	// means the system clock.
+	Clock Clock
+	// OnAuthRevoked, if set, is called once per grant found lost (a 401
+	// the probe confirmed, or invalid_grant from the token endpoint), by
+	// the process that marked it revoked in the Store. err.Key is the
+	// grant's key, err.Code why ("unauthorized", "invalid_grant"). It has
+	// the shape of Transport.OnAuthRevoked.
+	OnAuthRevoked func(ctx context.Context, err *Error)
+	// OnEvent and Logger are the Transport's: see [Transport]. Events carry
+	// the key in Event.Key.
+	OnEvent func(Event)
+	Logger  *slog.Logger
 	// CacheTTL is how long a grant read from the Store is trusted. 0 means
 	// DefaultCacheTTL.
 	CacheTTL time.Duration
 
 	once    sync.Once
+	tr      *Transport
+	cfg     *Config // Config, on the Manager's HTTP stack
 	store   Store
+	clock   Clock
+	ttl     int64
+	seed    maphash.Seed
+	keys    table[string, *grantSource]
 	flights singleflight.Group // keyed by grant key and rejected token; the Store's lock serialises them
-	mu      sync.Mutex         // guards sources
-	sources map[string]*grantSource
 }
 
 func (m *Manager) init() {
@@ -99,23 +145,50 @@ func (m *Manager) init() {
 		if m.store == nil {
 			m.store = &MemoryStore{}
 		}
-		m.sources = make(map[string]*grantSource)
+		m.clock = m.Clock
+		if m.clock == nil {
+			m.clock = systemClock{}
+		}
+		m.ttl = int64(orDefault(m.CacheTTL, DefaultCacheTTL))
+		m.seed = maphash.MakeSeed()
+		m.tr = &Transport{Base: m.Base, Retry: m.Retry, Pacing: m.Pacing, Clock: m.clock,
+			OnEvent: m.OnEvent, Logger: m.Logger}
+		m.tr.state()
+		if m.Config != nil {
+			cfg := *m.Config
+			if cfg.HTTPClient == nil {
+				cfg.HTTPClient = &http.Client{Transport: m.tr}
+			}
+			m.cfg = &cfg
+		}
 	})
 }
 
-// source returns the key's TokenSource and Transport, made once.
+// now is the time on the Manager's clock, in nanoseconds since its
+// Transport's epoch.
+func (m *Manager) now() int64 {
+	if cfg := m.tr.st.pace; cfg != nil {
+		return cfg.now()
+	}
+	return m.clock.Now().UnixNano()
+}
+
+// source returns the key's grant source, made on first use.
 func (m *Manager) source(key string) *grantSource {
 	m.init()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s := m.sources[key]
-	if s == nil {
-		s = &grantSource{m: m, key: key}
-		s.tr = &Transport{Base: m.Base, Source: s, Retry: m.Retry, Pacing: m.Pacing,
-			lost: func(ctx context.Context, token string) { m.markRevoked(ctx, key, token, CodeUnauthorized) }}
-		m.sources[key] = s
+	h := maphash.String(m.seed, key)
+	if s, ok := m.keys.lookup(h, key); ok {
+		return s
 	}
-	return s
+	return m.keys.insert(h, key, m.now(), int64(DefaultKeyIdle), func() *grantSource {
+		return &grantSource{m: m, key: key}
+	})
+}
+
+// forget drops what the Manager holds for key.
+func (m *Manager) forget(key string) {
+	m.init()
+	m.keys.forget(maphash.String(m.seed, key), key)
 }
 
 // String describes m on one line: its Config (secrets redacted), the kind
@@ -130,12 +203,8 @@ func (m *Manager) String() string {
 		cfg = m.Config.String()
 	}
 	store := "<nil> (MemoryStore)"
-	switch s := m.Store.(type) {
-	case nil:
-	case *FileStore:
-		store = s.String()
-	default:
-		store = fmt.Sprintf("%T", s)
+	if m.Store != nil {
+		store = fmt.Sprintf("%T", m.Store)
 	}
 	return "notionauth.Manager{Config: " + cfg + ", Store: " + store + ", CacheTTL: " + m.CacheTTL.String() + "}"
 }
@@ -153,12 +222,36 @@ func (m *Manager) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, m.St
 // grant as a [Token], which redacts them).
 func (m *Manager) TokenSource(key string) oauth2.TokenSource { return m.source(key) }
 
-// Transport returns the key's Transport, shared by all its clients.
-func (m *Manager) Transport(key string) *Transport { return m.source(key).tr }
+// Transport returns the RoundTripper of key's calls: the Manager's
+// Transport, sending key's token.
+func (m *Manager) Transport(key string) http.RoundTripper { return m.source(key) }
 
-// Client returns a notionapi client for key; see [NewClient].
+// Client returns a notionapi client for key, as [NewClient] makes one.
 func (m *Manager) Client(key string, opts ...notionapi.ClientOption) *notionapi.Client {
-	return NewClient(m.Transport(key), opts...)
+	all := make([]notionapi.ClientOption, 0, len(opts)+2)
+	all = append(all, opts...)
+	all = append(all, notionapi.WithHTTPClient(&http.Client{Transport: m.source(key)}), notionapi.WithRetry(1))
+	return notionapi.NewClient("", all...)
+}
+
+// Stats returns the counters of the Manager's Transport: every key's calls.
+func (m *Manager) Stats() Stats {
+	m.init()
+	return m.tr.Stats()
+}
+
+// ClearPause ends the pause of key's token and of its workspace, if one
+// is in force; see [Transport.ClearPause].
+func (m *Manager) ClearPause(key string) error {
+	b, e := m.source(key).bearer(m.tr.st)
+	if e != nil {
+		return e
+	}
+	m.tr.ClearPause(b.token())
+	if b.ws != nil {
+		b.ws.clear()
+	}
+	return nil
 }
 
 // Grant returns what the Store holds for key.
@@ -171,7 +264,7 @@ func (m *Manager) Grant(ctx context.Context, key string) (*Grant, error) {
 // clearing a revoked mark: this is how a user reconnects.
 func (m *Manager) Connect(ctx context.Context, key string, tok *Token) error {
 	if tok == nil || tok.AccessToken == "" {
-		return &Error{Kind: InvalidRequest, Message: "Connect needs a token"}
+		return &Error{Kind: InvalidRequest, Message: "Connect needs a token", Key: key}
 	}
 	m.init()
 	g, err := m.store.Update(ctx, key, func(*Grant) (*Grant, error) {
@@ -188,131 +281,243 @@ func (m *Manager) Connect(ctx context.Context, key string, tok *Token) error {
 // HandleCallback completes an authorization (see [Config.HandleCallback])
 // and stores the grant under key.
 func (m *Manager) HandleCallback(ctx context.Context, key string, r *http.Request, session string) (*Token, error) {
-	tok, err := m.Config.HandleCallback(ctx, r, session)
+	m.init()
+	if m.cfg == nil {
+		return nil, configError("", "Manager.HandleCallback needs a Config")
+	}
+	// The state is the Config's own (it remembers used states); the
+	// exchange goes through the Manager's stack.
+	code, err := m.Config.callbackCode(ctx, r, session)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := m.cfg.Exchange(ctx, code)
 	if err != nil {
 		return nil, err
 	}
 	return tok, m.Connect(ctx, key, tok)
 }
 
-// Disconnect revokes key's token at Notion and deletes the grant: an
-// app-side disconnect. A grant already gone at Notion is deleted all the
-// same.
+// Disconnect ends key's grant: it revokes the access token and the
+// refresh token at Notion (Notion does not say that revoking one ends the
+// other), then deletes the grant. A token Notion no longer knows counts as
+// revoked. If Notion cannot be reached, or refuses for another reason, the
+// grant is kept, nothing is deleted, and the error says why, so that the
+// app can try again. A grant already marked revoked is only deleted, and so
+// is every grant of a Manager without a Config, which cannot revoke.
 func (m *Manager) Disconnect(ctx context.Context, key string) error {
 	m.init()
 	g, err := m.store.Get(ctx, key)
 	if errors.Is(err, ErrGrantNotFound) {
+		m.forget(key)
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if g.Revoked.IsZero() && g.Token != nil && m.Config != nil {
-		if err := m.Config.Revoke(ctx, g.Token.AccessToken); err != nil && KindOf(err) != AuthRevoked {
-			return err
+	if g.Revoked.IsZero() && g.Token != nil && m.cfg != nil {
+		for _, tok := range [...]string{g.Token.AccessToken, g.Token.RefreshToken} {
+			if tok == "" {
+				continue
+			}
+			if err := m.cfg.Revoke(ctx, tok); err != nil && KindOf(err) != AuthRevoked {
+				e := keyError(key, "the grant is kept: Notion did not confirm its revocation; try again", err)
+				var pe *Error
+				if errors.As(err, &pe) {
+					c := *pe
+					c.Key, c.Message = key, joinMessage(e.Message, pe.summary())
+					e = &c
+				}
+				return e
+			}
 		}
 	}
 	if err := m.store.Delete(ctx, key); err != nil {
 		return err
 	}
-	m.source(key).forget()
+	m.forget(key)
 	return nil
 }
 
 // markRevoked marks key's grant revoked, if it still holds the access
 // token found lost (a reconnect may have replaced it meanwhile), and calls
-// OnRevoked if this call is the one that marked it.
-func (m *Manager) markRevoked(ctx context.Context, key, token, reason string) {
+// OnAuthRevoked if this call is the one that marked it.
+func (m *Manager) markRevoked(ctx context.Context, key, token string, e *Error) {
 	marked := false
 	g, err := m.store.Update(ctx, key, func(g *Grant) (*Grant, error) {
 		if g == nil || !g.Revoked.IsZero() || g.Token == nil || g.Token.AccessToken != token {
 			return nil, errUnchanged
 		}
-		g.Revoked, g.RevokedReason, marked = time.Now(), reason, true
+		g.Revoked, g.RevokedReason, marked = m.clock.Now(), identifier(e.Code), true
+		if g.RevokedReason == "" {
+			g.RevokedReason = CodeUnauthorized
+		}
 		return g, nil
 	})
 	if err == nil {
 		m.source(key).remember(g)
 	}
-	if marked && m.OnRevoked != nil {
-		m.OnRevoked(ctx, key, reason)
+	if marked && m.OnAuthRevoked != nil {
+		seen := *e
+		seen.Key = key
+		m.OnAuthRevoked(ctx, &seen)
 	}
 }
 
 // errUnchanged ends an Update that has nothing to store.
 var errUnchanged = errors.New("notionauth: unchanged")
 
-// grantSource is one key's TokenSource and Refresher.
+// grantSource is one key of a Manager: its TokenSource and Refresher, the
+// RoundTripper of its calls, and what the Manager holds for it.
 type grantSource struct {
-	m   *Manager
-	key string
-	tr  *Transport
+	m    *Manager
+	key  string
+	used atomic.Int64 // last use, on m's clock, to the second
+	read atomic.Int64 // when cur was read from the Store; 0: never
+	cur  atomic.Pointer[grantState]
+	mu   sync.Mutex // serialises reads of the Store for this key
+}
 
-	mu   sync.Mutex // guards g and read
-	g    *Grant
-	read time.Time
+// grantState is what a key's grant was when last read: its token ready to
+// send, or why there is none. It is never modified.
+type grantState struct {
+	b   *bearer // nil when there is no token to send
+	err *Error  // why there is none: revoked, not found, no token
 }
 
 // String names the source by its key only: printing it never reads the
 // grant or the Manager's state, which other goroutines may be changing.
 func (s *grantSource) String() string {
-	return "notionauth.Manager.TokenSource(" + strconv.Quote(s.key) + ")"
+	return "notionauth.Manager.Transport(" + strconv.Quote(s.key) + ")"
 }
 
 // Format prints s as String does for every verb.
 func (s *grantSource) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
 
+// RoundTrip sends req with the key's token, through the Manager's
+// Transport; see [Transport].
+func (s *grantSource) RoundTrip(req *http.Request) (*http.Response, error) {
+	return s.m.tr.roundTrip(req, s)
+}
+
+func (s *grantSource) name() string { return s.key }
+
+func (s *grantSource) idle(now int64) bool { return now-s.used.Load() > int64(DefaultKeyIdle) }
+
+func (s *grantSource) forgotten() {}
+
+// remember makes g, just read or written, what the key holds.
 func (s *grantSource) remember(g *Grant) {
-	s.mu.Lock()
-	s.g, s.read = g, time.Now()
-	s.mu.Unlock()
+	s.cur.Store(s.state(g))
+	s.read.Store(s.m.now())
 }
 
-func (s *grantSource) forget() {
-	s.mu.Lock()
-	s.g = nil
-	s.mu.Unlock()
+// state is what the key holds for g (nil: no grant).
+func (s *grantSource) state(g *Grant) *grantState {
+	switch {
+	case g == nil:
+		return &grantState{err: &Error{Kind: InvalidRequest, Key: s.key,
+			Message: "no grant stored for this key: connect first", Err: ErrGrantNotFound}}
+	case !g.Revoked.IsZero():
+		return &grantState{err: revokedGrant(g, s.key)}
+	case g.Token == nil || g.Token.AccessToken == "":
+		return &grantState{err: &Error{Kind: InvalidRequest, Key: s.key, Message: "the grant stored for this key has no token",
+			Err: ErrGrantNotFound}}
+	}
+	tok := g.Token.AccessToken
+	if cur := s.cur.Load(); cur != nil && cur.b != nil && cur.b.token() == tok && (cur.b.pace == nil || !cur.b.pace.dead.Load()) {
+		return cur // the same token: keep its bearer
+	}
+	if msg := checkToken(tok); msg != "" {
+		return &grantState{err: &Error{Kind: InvalidRequest, Key: s.key, Message: "the grant's token: " + msg}}
+	}
+	st := s.m.tr.st
+	b := st.newBearer(tok, maphash.String(st.seed, tok))
+	if ws := g.Token.WorkspaceID; ws != "" && st.pace != nil {
+		b.ws = st.pacers.get(maphash.String(st.seed, "workspace\x00"+ws))
+	}
+	return &grantState{b: b}
 }
 
-// grant returns key's grant, from the cache while it is fresh.
-func (s *grantSource) grant(ctx context.Context) (*Grant, error) {
-	ttl := s.m.CacheTTL
-	if ttl == 0 {
-		ttl = DefaultCacheTTL
+// bearer returns the key's token, ready to send: from what the key holds
+// while it is fresh, else read again from the Store.
+func (s *grantSource) bearer(*transportState) (*bearer, *Error) {
+	now := s.m.now()
+	if now-s.used.Load() > int64(time.Second) {
+		s.used.Store(now)
 	}
-	s.mu.Lock()
-	g, fresh := s.g, time.Since(s.read) < ttl
-	s.mu.Unlock()
-	if g != nil && fresh {
-		return g, nil
+	cur := s.cur.Load()
+	if cur == nil || now-s.read.Load() > s.m.ttl || cur.b != nil && cur.b.pace != nil && cur.b.pace.dead.Load() {
+		var e *Error
+		if cur, e = s.load(cur); e != nil {
+			return nil, e
+		}
 	}
+	if cur.err != nil {
+		e := *cur.err
+		return nil, &e
+	}
+	return cur.b, nil
+}
+
+// load reads the key's grant from the Store, once for all the calls that
+// find what the key holds stale. A failing Store fails the call with the
+// Kind of its failure, and never stands for a missing or revoked grant.
+func (s *grantSource) load(stale *grantState) (*grantState, *Error) {
+	if stale != nil && !s.mu.TryLock() {
+		return stale, nil // another call is reading it: use what there is meanwhile
+	}
+	if stale == nil {
+		s.mu.Lock()
+	}
+	defer s.mu.Unlock()
+	if cur := s.cur.Load(); cur != stale && cur != nil {
+		return cur, nil // read meanwhile
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), s.m.clock.Now().Add(probeTimeout))
+	defer cancel()
 	g, err := s.m.store.Get(ctx, s.key)
-	if err != nil {
-		return nil, err
+	if err != nil && !errors.Is(err, ErrGrantNotFound) {
+		e := keyError(s.key, "cannot read the grant", err)
+		if stale != nil && stale.b != nil {
+			return stale, nil // keep sending the token the Store gave last
+		}
+		return nil, e
 	}
 	s.remember(g)
-	return g, nil
+	return s.cur.Load(), nil
+}
+
+// keyError is the error of a Manager call that failed because err did: of
+// err's Kind (Unavailable for a server or disk that fails,
+// InvalidRequest for a setup to fix), never AuthRevoked.
+func keyError(key, msg string, err error) *Error {
+	kind := KindOf(err)
+	if kind == Unclassified || kind == AuthRevoked {
+		kind = Unavailable
+	}
+	return &Error{Kind: kind, Key: key, Message: msg, Err: err}
+}
+
+func revokedGrant(g *Grant, key string) *Error {
+	return &Error{Kind: AuthRevoked, Code: g.RevokedReason, Reason: ReasonRemembered, Key: key,
+		Message: "the grant was revoked " + g.Revoked.UTC().Format(time.RFC3339)}
 }
 
 // Token returns the key's access token. A revoked grant fails at once
 // with an *Error of Kind AuthRevoked, without a request to Notion.
 func (s *grantSource) Token() (*oauth2.Token, error) {
-	g, err := s.grant(context.Background())
-	if err != nil {
-		if errors.Is(err, ErrGrantNotFound) {
-			return nil, &Error{Kind: InvalidRequest, Message: "no grant stored for this key: connect first", Err: err}
-		}
-		return nil, err
+	b, e := s.bearer(nil)
+	if e != nil {
+		return nil, e
 	}
-	if !g.Revoked.IsZero() {
-		return nil, revokedGrant(g)
-	}
-	return g.Token.OAuth2(), nil
+	return &oauth2.Token{AccessToken: b.token(), TokenType: "bearer"}, nil
 }
 
-func revokedGrant(g *Grant) *Error {
-	return &Error{Kind: AuthRevoked, Code: g.RevokedReason, Reason: g.RevokedReason,
-		Message: "the grant was revoked " + g.Revoked.UTC().Format(time.RFC3339)}
+// lost marks the grant revoked, if it still holds token (a Transport of
+// the Manager's confirmed it lost).
+func (s *grantSource) lost(ctx context.Context, token string, e *Error) {
+	s.m.markRevoked(ctx, s.key, token, e)
 }
 
 // Refresh implements [Refresher]; see [Manager].
@@ -330,7 +535,7 @@ func (s *grantSource) Refresh(ctx context.Context, rejected *oauth2.Token) (*oau
 		// Detached: other calls wait on this refresh too.
 		// Bounded like the Transport's probe: a hung token endpoint must
 		// not hold the key's lock (across processes, for a FileStore).
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), probeTimeout)
+		fctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), m.clock.Now().Add(probeTimeout))
 		defer cancel()
 		return s.refresh(fctx, rejected.AccessToken)
 	})
@@ -339,67 +544,72 @@ func (s *grantSource) Refresh(ctx context.Context, rejected *oauth2.Token) (*oau
 		if r.Err != nil {
 			return nil, r.Err
 		}
-		return r.Val.(*Token).OAuth2(), nil
+		return &oauth2.Token{AccessToken: r.Val.(string), TokenType: "bearer"}, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
 }
 
-func (s *grantSource) refresh(ctx context.Context, rejected string) (*Token, error) {
+func (s *grantSource) refresh(ctx context.Context, rejected string) (string, error) {
 	m := s.m
-	var out *Token
-	gone := false
-	var refreshErr error
+	var out string
+	var gone *Error
 	g, err := m.store.Update(ctx, s.key, func(g *Grant) (*Grant, error) {
 		switch {
 		case g == nil:
-			return nil, ErrGrantNotFound
+			return nil, &Error{Kind: InvalidRequest, Key: s.key, Message: "no grant stored for this key: connect first",
+				Err: ErrGrantNotFound}
 		case !g.Revoked.IsZero():
-			return nil, revokedGrant(g)
+			return nil, revokedGrant(g, s.key)
 		case g.Token == nil:
-			return nil, ErrGrantNotFound // a grant record that keeps no token
+			return nil, &Error{Kind: InvalidRequest, Key: s.key, Message: "the grant stored for this key has no token",
+				Err: ErrGrantNotFound}
 		case g.Token.AccessToken != rejected:
-			out = g.Token // someone else rotated: adopt theirs
+			out = g.Token.AccessToken // someone else rotated: adopt theirs
 			return nil, errUnchanged
-		case g.Token.RefreshToken == "" || m.Config == nil:
+		case g.Token.RefreshToken == "" || m.cfg == nil:
 			return nil, ErrNoRefreshToken
 		}
-		tok, err := m.Config.Refresh(ctx, g.Token.RefreshToken)
+		tok, err := m.cfg.Refresh(ctx, g.Token.RefreshToken)
 		if err != nil {
 			if KindOf(err) != AuthRevoked {
 				return nil, err // nothing known: store nothing
 			}
-			gone, refreshErr = true, err
-			g.Revoked, g.RevokedReason = time.Now(), CodeInvalidGrant
+			gone = &Error{Kind: AuthRevoked, Code: CodeInvalidGrant, Key: s.key,
+				Message: "the grant is gone: its refresh was refused"}
+			var pe *Error
+			if errors.As(err, &pe) {
+				c := *pe
+				c.Key = s.key
+				gone = &c
+			}
+			g.Revoked, g.RevokedReason = m.clock.Now(), CodeInvalidGrant
 			return g, nil
 		}
 		if tok.RefreshToken == "" {
 			tok.RefreshToken = g.Token.RefreshToken // Notion gave none: the old one stands
 		}
-		g.Token, out = tok, tok
+		g.Token, out = tok, tok.AccessToken
 		return g, nil
 	})
 	switch {
 	case errors.Is(err, errUnchanged):
-		s.forgetSoon()
+		s.read.Store(0) // read the adopted grant whole on the next call
 		return out, nil
 	case err != nil:
-		return nil, err
+		var pe *Error
+		if errors.As(err, &pe) || errors.Is(err, ErrNoRefreshToken) || errors.Is(err, context.Canceled) {
+			return "", err
+		}
+		return "", keyError(s.key, "cannot refresh the grant", err)
 	}
 	s.remember(g)
-	if gone {
-		if m.OnRevoked != nil {
-			m.OnRevoked(ctx, s.key, CodeInvalidGrant)
+	if gone != nil {
+		if m.OnAuthRevoked != nil {
+			seen := *gone
+			m.OnAuthRevoked(ctx, &seen)
 		}
-		return nil, refreshErr
+		return "", gone
 	}
 	return out, nil
-}
-
-// forgetSoon makes the next Token read the Store again, so that a grant
-// adopted from another process is seen whole.
-func (s *grantSource) forgetSoon() {
-	s.mu.Lock()
-	s.read = time.Time{}
-	s.mu.Unlock()
 }

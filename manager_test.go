@@ -64,22 +64,20 @@ func newMgrEnv(t *testing.T, file bool) *mgrEnv {
 func newMgrEnvStore(t *testing.T, store notionauth.Store) *mgrEnv {
 	t.Helper()
 	e := &mgrEnv{oauthEnv: newOAuthEnv(t), revoked: &revokedLog{}, leaks: newLeakLog()}
-	e.m = &notionauth.Manager{
-		Config:    e.cfg,
-		Store:     store,
-		Base:      e.srv.Transport(),
-		Retry:     notionauth.RetryPolicy{BaseDelay: time.Millisecond},
-		OnRevoked: e.revoked.record,
-	}
-	// Set before the key's Transport is first used: every event it logs
-	// is searched for secrets.
-	tr := e.m.Transport(mgrKey)
-	tr.Logger = slog.New(slog.NewJSONHandler(e.leaks, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	text := slog.New(slog.NewTextHandler(e.leaks, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	tr.OnEvent = func(ev notionauth.Event) {
-		e.events.Add(1)
-		text.Info("event", "event", ev)
-		e.leaks.add(fmt.Sprintf("%v %+v %#v", ev, ev, ev))
+	// Every event and log line is searched for secrets.
+	e.m = &notionauth.Manager{
+		Config:        e.cfg,
+		Store:         store,
+		Base:          e.srv.Transport(),
+		Retry:         notionauth.RetryPolicy{BaseDelay: time.Millisecond},
+		OnAuthRevoked: e.revoked.record,
+		Logger:        slog.New(slog.NewJSONHandler(e.leaks, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		OnEvent: func(ev notionauth.Event) {
+			e.events.Add(1)
+			text.Info("event", "event", ev)
+			e.leaks.add(fmt.Sprintf("%v %+v %#v", ev, ev, ev))
+		},
 	}
 	return e
 }
@@ -134,11 +132,7 @@ func (e *mgrEnv) finish(t *testing.T) {
 		e.leaks.print(*g)
 	}
 	e.leaks.print(e.m)
-	// A *Transport has no String method: fmt reflects over its fields,
-	// which is race-free only once it is idle, and only for these verbs
-	// (%s and %q reach into its state).
-	tr := e.m.Transport(mgrKey)
-	e.leaks.add(fmt.Sprintf("%v|%+v|%#v", tr, tr, tr))
+	e.leaks.print(e.m.Transport(mgrKey))
 	e.leaks.print(e.m.TokenSource(mgrKey))
 	if e.fs != nil {
 		data, err := os.ReadFile(e.fs.Path)
@@ -153,7 +147,7 @@ func (e *mgrEnv) finish(t *testing.T) {
 	e.leaks.check(t)
 }
 
-// revokedLog records the calls of Manager.OnRevoked.
+// revokedLog records the calls of Manager.OnAuthRevoked.
 type revokedLog struct {
 	mu    sync.Mutex
 	calls []revokedCall
@@ -161,10 +155,10 @@ type revokedLog struct {
 
 type revokedCall struct{ key, reason string }
 
-func (r *revokedLog) record(ctx context.Context, key, reason string) {
+func (r *revokedLog) record(_ context.Context, e *notionauth.Error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.calls = append(r.calls, revokedCall{key, reason})
+	r.calls = append(r.calls, revokedCall{e.Key, e.Code})
 }
 
 func (r *revokedLog) get() []revokedCall {
@@ -231,7 +225,7 @@ func TestManagerFullFlow(t *testing.T) {
 			require.ErrorIs(t, err, notionauth.ErrAuthRevoked)
 			assert.Equal(t, notionauth.AuthRevoked, notionauth.KindOf(err))
 			assert.Equal(t, []revokedCall{{mgrKey, notionauth.CodeInvalidGrant}}, e.revoked.get(),
-				"OnRevoked once, with the key and the reason")
+				"OnAuthRevoked once, with the key and the reason")
 			assert.Equal(t, 1, e.srv.RefreshCount()-refreshes, "one refresh attempt, answered invalid_grant")
 			got := e.srv.Requests()[before:]
 			require.Len(t, got, 2, "the call's 401 and the refresh")
@@ -250,7 +244,7 @@ func TestManagerFullFlow(t *testing.T) {
 			before = e.sent()
 			other := &revokedLog{}
 			m2 := &notionauth.Manager{Config: e.cfg, Store: e.m.Store, Base: e.srv.Transport(),
-				OnRevoked: other.record, CacheTTL: time.Nanosecond}
+				OnAuthRevoked: other.record, CacheTTL: time.Nanosecond}
 			var wg sync.WaitGroup
 			errs := make(chan error, 20)
 			for i := range 10 {
@@ -275,8 +269,8 @@ func TestManagerFullFlow(t *testing.T) {
 				assert.ErrorIs(t, err, notionauth.ErrAuthRevoked)
 			}
 			assert.Equal(t, before, e.sent(), "a revoked grant sends nothing to Notion")
-			assert.Len(t, e.revoked.get(), 1, "OnRevoked is not called again")
-			assert.Empty(t, other.get(), "the other process did not mark it: no OnRevoked there")
+			assert.Len(t, e.revoked.get(), 1, "OnAuthRevoked is not called again")
+			assert.Empty(t, other.get(), "the other process did not mark it: no OnAuthRevoked there")
 
 			// The user reconnects: a new authorization for the same key.
 			tok2 := e.connectKey(t, mgrKey)
@@ -409,7 +403,7 @@ func TestManagerHelperProcess(t *testing.T) {
 			RedirectURL: oauthRedirect, BaseURL: u.String()},
 		Store:     store,
 		Base:      rewriteTo{host: u.Host, rt: base},
-		OnRevoked: func(context.Context, string, string) { revoked.Add(1) },
+		OnAuthRevoked: func(context.Context, *notionauth.Error) { revoked.Add(1) },
 		CacheTTL:  time.Hour, // keep the token read now: the call sends it
 	}
 	grantKey := os.Getenv(mgrHelperGrantEnv)
@@ -724,8 +718,10 @@ func TestManagerDisconnect(t *testing.T) {
 	require.NoError(t, err)
 
 	require.NoError(t, e.m.Disconnect(ctx, mgrKey))
-	assert.Equal(t, 1, e.srv.Count(http.MethodPost, "/v1/oauth/revoke"))
+	assert.Equal(t, 2, e.srv.Count(http.MethodPost, "/v1/oauth/revoke"), "the access token and the refresh token")
 	assert.Equal(t, http.StatusUnauthorized, e.getMe(t, tok.AccessToken), "revoked at Notion")
+	_, err = e.cfg.Refresh(ctx, tok.RefreshToken)
+	assert.ErrorIs(t, err, notionauth.ErrAuthRevoked, "the refresh token too")
 	_, err = e.m.Grant(ctx, mgrKey)
 	assert.ErrorIs(t, err, notionauth.ErrGrantNotFound, "deleted")
 
@@ -742,7 +738,7 @@ func TestManagerDisconnect(t *testing.T) {
 	assert.Equal(t, before, e.sent(), "nothing sent without a grant")
 
 	require.NoError(t, e.m.Disconnect(ctx, mgrKey), "disconnecting twice is fine")
-	assert.Equal(t, 1, e.srv.Count(http.MethodPost, "/v1/oauth/revoke"))
+	assert.Equal(t, 2, e.srv.Count(http.MethodPost, "/v1/oauth/revoke"))
 	assert.Empty(t, e.revoked.get(), "an app-side disconnect is not a revocation")
 
 	// A grant already revoked is deleted without asking Notion.
@@ -750,7 +746,7 @@ func TestManagerDisconnect(t *testing.T) {
 	_, err = notionauth.MarkRevoked(ctx, e.m.Store, mgrKey, notionauth.CodeUnauthorized, time.Time{})
 	require.NoError(t, err)
 	require.NoError(t, e.m.Disconnect(ctx, mgrKey))
-	assert.Equal(t, 1, e.srv.Count(http.MethodPost, "/v1/oauth/revoke"))
+	assert.Equal(t, 2, e.srv.Count(http.MethodPost, "/v1/oauth/revoke"))
 	_, err = e.m.Grant(ctx, mgrKey)
 	assert.ErrorIs(t, err, notionauth.ErrGrantNotFound)
 

@@ -387,21 +387,31 @@ func (e *CallbackError) Is(target error) bool {
 // parameter fails with a *[CallbackError] (matching [ErrUserCancelled] for
 // access_denied); then the code is exchanged with [Config.Exchange].
 func (c *Config) HandleCallback(ctx context.Context, r *http.Request, session string) (*Token, error) {
+	code, err := c.callbackCode(ctx, r, session)
+	if err != nil {
+		return nil, err
+	}
+	return c.Exchange(ctx, code)
+}
+
+// callbackCode is HandleCallback up to the exchange: the code, once the
+// state is verified and the callback carries no error.
+func (c *Config) callbackCode(ctx context.Context, r *http.Request, session string) (string, error) {
 	if r == nil || r.URL == nil {
-		return nil, configError("", "HandleCallback needs the callback request")
+		return "", configError("", "HandleCallback needs the callback request")
 	}
 	q := r.URL.Query()
 	if err := c.VerifyState(ctx, q.Get("state"), session); err != nil {
-		return nil, err
+		return "", err
 	}
 	if code := q.Get("error"); code != "" {
-		return nil, &CallbackError{Code: code, Description: q.Get("error_description")}
+		return "", &CallbackError{Code: code, Description: q.Get("error_description")}
 	}
 	code := q.Get("code")
 	if code == "" {
-		return nil, &CallbackError{Code: CodeInvalidRequest, Description: "the callback carries neither a code nor an error"}
+		return "", &CallbackError{Code: CodeInvalidRequest, Description: "the callback carries neither a code nor an error"}
 	}
-	return c.Exchange(ctx, code)
+	return code, nil
 }
 
 // The token endpoints.

@@ -44,6 +44,7 @@ type Event struct {
 	Wait       time.Duration // how long the retry, wait or pause lasts
 	Method     string
 	Path       string // URL path only
+	Key        string // the Manager's key of the grant the call was for; "" outside a Manager
 }
 
 // Stats are a [Transport]'s counters since it was first used.
@@ -107,7 +108,8 @@ func (t *Transport) emit(ctx context.Context, ev Event) {
 			slog.Int("attempt", ev.Attempt),
 			slog.Duration("wait", ev.Wait),
 			slog.String("method", ev.Method),
-			slog.String("path", ev.Path))
+			slog.String("path", ev.Path),
+			slog.String("key", ev.Key))
 	}
 }
 

@@ -234,13 +234,18 @@ func TestSecretsNeverLeak(t *testing.T) {
 	store, err := notionauth.NewFileStore(filepath.Join(t.TempDir(), "grants"), plantStoreKey)
 	require.NoError(t, err)
 	m := &notionauth.Manager{Config: cfg, Store: store, Base: base,
-		OnRevoked: func(_ context.Context, key, reason string) { leaks.add(key, reason) }}
+		OnAuthRevoked: func(_ context.Context, err *notionauth.Error) { leaks.err(err) },
+		Clock: clock, Logger: logger, Retry: notionauth.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond},
+		OnEvent: func(ev notionauth.Event) {
+			text.Info("event", "event", ev)
+			leaks.print(ev)
+		}}
 	for _, shape := range append(shapes, "ok-error", "ok-garbage") {
 		for _, status := range []int{400, 401, 429, 500} {
 			key := "w-" + shape + "-" + strconv.Itoa(status)
 			require.NoError(t, m.Connect(ctx, key, &notionauth.Token{
 				AccessToken: plantAccess, RefreshToken: plantRefresh, WorkspaceID: "ws"}))
-			observe(m.Transport(key))
+			leaks.print(m.Transport(key))
 			h.set(scenario{401, "notion-id"}, scenario{status, shape})
 			_, err := m.Client(key).User.Me(ctx)
 			leaks.err(err)
