@@ -296,13 +296,13 @@ type call struct {
 	ctx    context.Context
 	src    keySource // the Manager's grant the call is made for; nil: none
 	tok    *bearer   // the token sent; nil when the request carries none
-	auth   string  // the request's own Authorization header
-	tk     ticket  // the pace's ticket of the attempt in flight
-	last   *Error  // the last attempt's failure
-	n      int     // requests sent
-	asked  int     // times the Refresher was asked for another token
-	valid  bool    // a probe found tok valid during this call
-	handed bool    // req.Body went to Base, which closes it
+	auth   string    // the request's own Authorization header
+	tk     ticket    // the pace's ticket of the attempt in flight
+	last   *Error    // the last attempt's failure
+	n      int       // requests sent
+	asked  int       // times the Refresher was asked for another token
+	valid  bool      // a probe found tok valid during this call
+	handed bool      // req.Body went to Base, which closes it
 }
 
 // run is the attempt loop: every attempt takes its turn, is sent, and ends

@@ -401,10 +401,10 @@ func TestManagerHelperProcess(t *testing.T) {
 	m := &notionauth.Manager{
 		Config: &notionauth.Config{ClientID: oauthClientID, ClientSecret: os.Getenv(mgrHelperSecretEnv),
 			RedirectURL: oauthRedirect, BaseURL: u.String()},
-		Store:     store,
-		Base:      rewriteTo{host: u.Host, rt: base},
+		Store:         store,
+		Base:          rewriteTo{host: u.Host, rt: base},
 		OnAuthRevoked: func(context.Context, *notionauth.Error) { revoked.Add(1) },
-		CacheTTL:  time.Hour, // keep the token read now: the call sends it
+		CacheTTL:      time.Hour, // keep the token read now: the call sends it
 	}
 	grantKey := os.Getenv(mgrHelperGrantEnv)
 

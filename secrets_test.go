@@ -235,7 +235,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.NoError(t, err)
 	m := &notionauth.Manager{Config: cfg, Store: store, Base: base,
 		OnAuthRevoked: func(_ context.Context, err *notionauth.Error) { leaks.err(err) },
-		Clock: clock, Logger: logger, Retry: notionauth.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond},
+		Clock:         clock, Logger: logger, Retry: notionauth.RetryPolicy{MaxAttempts: 2, BaseDelay: time.Millisecond},
 		OnEvent: func(ev notionauth.Event) {
 			text.Info("event", "event", ev)
 			leaks.print(ev)
