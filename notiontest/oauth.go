@@ -250,7 +250,7 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 			return nil, oauthError("invalid_grant", "Invalid redirect_uri.")
 		}
 		ac.used = true
-		g = &grant{clientID: clientID, bot: newBot(), user: ac.userOwned}
+		g = &grant{clientID: clientID, bot: newBot(s.workspace), user: ac.userOwned}
 	case "refresh_token":
 		if req.RefreshToken == "" {
 			return nil, oauthError("invalid_request", "refresh_token is required.")
@@ -284,8 +284,8 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 		"token_type":             "bearer",
 		"refresh_token":          g.refresh,
 		"bot_id":                 g.bot.id,
-		"workspace_id":           s.workspaceID,
-		"workspace_name":         s.workspaceName,
+		"workspace_id":           g.bot.ws.id,
+		"workspace_name":         g.bot.ws.nameJSON(),
 		"workspace_icon":         nil,
 		"owner":                  s.ownerLocked(g),
 		"duplicated_template_id": nil,

@@ -46,11 +46,11 @@ type Server struct {
 	closeOnce sync.Once
 
 	// Fixed at creation.
-	workspaceID   string
-	workspaceName string
-	ownerID       string // the person who "created" objects added with Put
+	workspace *workspace // the default workspace, also in workspaces
+	ownerID   string     // the person who "created" objects added with Put
 
-	mu          sync.Mutex // guards the fields below
+	mu          sync.Mutex            // guards the fields below
+	workspaces  map[string]*workspace // id -> workspace
 	tokens      map[string]*tokenInfo
 	objects     map[string]*object
 	shares      map[string]map[string]bool // object id -> bot id -> shared
@@ -73,19 +73,20 @@ type Server struct {
 // NewServer starts a fake Notion API server on loopback. Call
 // [Server.Close] when done, or use [New] in tests.
 func NewServer() *Server {
+	ws := &workspace{id: newUUID(), name: defaultWorkspaceName}
 	s := &Server{
-		done:          make(chan struct{}),
-		workspaceID:   newUUID(),
-		workspaceName: "notiontest workspace",
-		ownerID:       newUUID(),
-		tokens:        map[string]*tokenInfo{},
-		objects:       map[string]*object{},
-		shares:        map[string]map[string]bool{},
-		windows:       map[string]*window{},
-		clients:       map[string]*oauthClient{},
-		codes:         map[string]*authCode{},
-		grants:        map[string]*grant{},
-		spent:         map[string]*grant{},
+		done:       make(chan struct{}),
+		workspace:  ws,
+		ownerID:    newUUID(),
+		workspaces: map[string]*workspace{ws.id: ws},
+		tokens:     map[string]*tokenInfo{},
+		objects:    map[string]*object{},
+		shares:     map[string]map[string]bool{},
+		windows:    map[string]*window{},
+		clients:    map[string]*oauthClient{},
+		codes:      map[string]*authCode{},
+		grants:     map[string]*grant{},
+		spent:      map[string]*grant{},
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
 	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
