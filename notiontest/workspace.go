@@ -21,15 +21,17 @@ func (w *workspace) nameJSON() any {
 
 // Workspace returns the id of the server's default workspace: the workspace
 // of every token minted by [Server.NewToken] or registered by
-// [Server.AddToken], and of OAuth grants. It is named "notiontest
-// workspace".
+// [Server.AddToken], and of OAuth grants that name no other (see
+// [Server.NewAuthCode]). It is named "notiontest workspace".
 func (s *Server) Workspace() string {
 	return s.workspace.id
 }
 
 // NewWorkspace adds a workspace named name and returns its id, a dashed
-// UUID. Mint tokens in it with [Server.NewTokenIn]. An empty name is sent
-// as workspace_name null, as Notion allows. Names need not be unique.
+// UUID. Mint tokens in it with [Server.NewTokenIn] and authorize OAuth
+// grants into it with [Server.NewAuthCodeIn] or the authorize page's
+// workspace_id parameter. An empty name is sent as workspace_name null, as
+// Notion allows. Names need not be unique.
 func (s *Server) NewWorkspace(name string) string {
 	w := &workspace{id: newUUID(), name: name}
 	s.mu.Lock()
