@@ -15,8 +15,9 @@ const (
 	ReasonRequestBlocked    = "public_api_request_blocked"          // access restricted: retrying never helps
 )
 
-// RateLimit is a fixed-window request budget per token and, optionally,
-// one per workspace shared by all its tokens. The zero value disables both.
+// RateLimit sets two fixed-window request budgets: one per token, and one
+// per workspace shared by all the workspace's tokens. A zero budget
+// disables its limit, so the zero value disables both.
 //
 // Notion's window is a minute and its Retry-After is in whole seconds, so a
 // client learns the reset to within 1/60 of the window. A test or benchmark
