@@ -286,8 +286,8 @@ func (c *Clock) String() string {
 // issued (introspection's iat) and when objects were created and last
 // edited. nil means the system clock, the default.
 //
-// SetClock starts every token's rate-limit window afresh, as
-// [Server.SetRateLimit] does, since windows started on one clock mean
+// SetClock starts every token's and workspace's rate-limit window afresh,
+// as [Server.SetRateLimit] does, since windows started on one clock mean
 // nothing on another; times already recorded are kept. Call it before the
 // requests whose times matter: a Delay already being waited out stays on the
 // clock it started on.
@@ -295,7 +295,7 @@ func (s *Server) SetClock(c *Clock) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clock.Store(c)
-	s.windows = map[string]*window{}
+	s.resetWindowsLocked()
 }
 
 // now is the current time on the server's clock.

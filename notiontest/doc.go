@@ -1,9 +1,9 @@
 // Package notiontest provides a fake of Notion's API (api.notion.com) for tests.
 //
-// A [Server] listens on loopback and keeps state: bearer tokens, pages,
-// blocks, databases and data sources, who they are shared with, OAuth
-// clients and grants, scripted faults, a per-token rate limit and a log of
-// every request. Its answers follow Notion-Version 2022-06-28, the version
+// A [Server] listens on loopback and keeps state: workspaces, bearer tokens,
+// pages, blocks, databases and data sources, who they are shared with, OAuth
+// clients and grants, scripted faults, per-token and per-workspace rate
+// limits and a log of every request. Its answers follow Notion-Version 2022-06-28, the version
 // github.com/jomei/notionapi speaks, so they decode into that package's types.
 //
 //	s := notiontest.New(t) // closed when the test ends
@@ -18,14 +18,25 @@
 //
 // # Tokens and sharing
 //
-// Every token belongs to a bot user. [Server.NewToken] mints a token with a
-// new bot; tokens issued through OAuth share the bot of their grant, so a
-// refreshed access token sees what the old one saw. An object is visible to a
-// token when neither it nor an ancestor is deleted and it, or an ancestor, is
-// shared with the token's bot ([Server.Share]). Anything else answers 404
-// object_not_found, as Notion does for pages that were never shared or have
-// been unshared. [Server.RevokeToken] makes a token answer 401 unauthorized,
-// the only signal Notion gives when a connection is removed.
+// Every token belongs to a bot user, and every bot to a workspace. A server
+// starts with one workspace, its default ([Server.Workspace], named
+// "notiontest workspace"); [Server.NewWorkspace] adds more. [Server.NewToken]
+// mints a token with a new bot in the default workspace,
+// [Server.NewTokenIn] one in a given workspace, and [Server.WorkspaceOf]
+// tells a token's workspace. GET /v1/users/me answers with the bot and the
+// name of its workspace. Tokens issued through OAuth share the bot of their
+// grant, so a refreshed access token sees what the old one saw, in the same
+// workspace.
+//
+// An object is visible to a token when neither it nor an ancestor is deleted
+// and it, or an ancestor, is shared with the token's bot ([Server.Share]).
+// Anything else answers 404 object_not_found, as Notion does for pages that
+// were never shared or have been unshared. Objects are not scoped to
+// workspaces: [Server.Put] adds an object to the one store all workspaces
+// see, and sharing alone decides who sees it, so a test that wants an
+// object "in" a workspace shares it only with that workspace's tokens.
+// [Server.RevokeToken] makes a token answer 401 unauthorized, the only
+// signal Notion gives when a connection is removed.
 //
 // # Faults
 //
@@ -37,8 +48,18 @@
 //
 // # Rate limits
 //
-// [Server.SetRateLimit] turns on a fixed-window budget per token, answering
-// 429 rate_limited with Retry-After as Notion does.
+// [Server.SetRateLimit] turns on a fixed-window budget per token
+// ([RateLimit] Budget) and one per workspace, shared by all the tokens of a
+// workspace ([RateLimit] WorkspaceBudget), answering 429 rate_limited with
+// Retry-After as Notion does. additional_data.rate_limit_reason tells them
+// apart: public_api_request_rate_limit for the token's budget,
+// public_api_space_request_rate_limit for the workspace's
+// ([ReasonRequestRateLimit], [ReasonSpaceRateLimit]). A token can thus be
+// throttled by what other connections of its workspace spend, and a
+// [RateLimit] WorkspaceWindow longer than a minute gives it a Retry-After
+// longer than a minute, as Notion's per-workspace limit can. The
+// workspace's budget is checked first, so a request over both gets the
+// workspace's 429 (see [Server.SetRateLimit] for why).
 // [RateLimit.PreciseRetryAfter] adds the wait in milliseconds to the body, for
 // tests that shrink the window to seconds.
 //
@@ -72,7 +93,8 @@
 // # Request log
 //
 // [Server.Requests] and [Server.Count] report what the fake received. The
-// log records a hash of the bearer token ([TokenHash]), never the token.
+// log records a hash of the bearer token ([TokenHash]), never the token, and
+// the token's workspace ([Request] Workspace).
 //
 // # OAuth
 //
@@ -83,7 +105,11 @@
 // authorized with owner=user is owned by the workspace's person
 // ("notiontest user", user@notiontest.example, the id of objects' creator);
 // [Server.NewAuthCode] mints a code without the page, for a grant owned by
-// the workspace. POST /v1/oauth/token
+// the workspace. Grants are in the default workspace unless authorized into
+// another: with [Server.NewAuthCodeIn], or on the authorize page with the
+// fake's own workspace_id parameter (on Notion's page, the user picks the
+// workspace); the token endpoint then answers with that workspace's
+// workspace_id and workspace_name. POST /v1/oauth/token
 // exchanges a code (once) or a refresh token: each refresh returns a new
 // access token and a new refresh token, and the old refresh token then fails
 // with invalid_grant. The old access token stays valid until revoked, since
@@ -96,8 +122,9 @@
 // # Order of checks
 //
 // Each request goes through, in order: faults, the Notion-Version header
-// (400 missing_version), the bearer token (401 unauthorized), the rate limit
-// (429 rate_limited), then the endpoint. The OAuth endpoints under
+// (400 missing_version), the bearer token (401 unauthorized), the
+// workspace's rate limit, then the token's (429 rate_limited), then the
+// endpoint. The OAuth endpoints under
 // /v1/oauth/ use HTTP Basic client credentials instead of a bearer token,
 // do not require Notion-Version and are not rate limited.
 package notiontest

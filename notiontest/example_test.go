@@ -2,6 +2,7 @@ package notiontest_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -123,4 +124,50 @@ func ExampleServer_SetClock() {
 	// 09:00:00 200
 	// 09:00:15 429 Retry-After: 45
 	// 09:01:00 200
+}
+
+// The tokens of one workspace share its budget: once one has spent it, the
+// other gets the workspace's 429, while a token of another workspace goes
+// on.
+func ExampleServer_NewWorkspace() {
+	s := notiontest.NewServer()
+	defer s.Close()
+	clock := notiontest.NewClock(time.Date(2026, 3, 11, 9, 0, 0, 0, time.UTC))
+	s.SetClock(clock)
+	s.SetRateLimit(notiontest.RateLimit{Budget: 180, WorkspaceBudget: 2, WorkspaceWindow: 2 * time.Minute})
+
+	acme := s.NewWorkspace("Acme")
+	first, second := s.NewTokenIn(acme), s.NewTokenIn(acme)
+	elsewhere := s.NewToken() // in the default workspace
+
+	get := func(name, token string) {
+		req, _ := http.NewRequest("GET", "https://api.notion.com/v1/users/me", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Notion-Version", "2022-06-28")
+		resp, err := s.Client().Do(req)
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		defer resp.Body.Close()
+		var body struct {
+			AdditionalData map[string]string `json:"additional_data"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		fmt.Print(name, " ", resp.StatusCode)
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			fmt.Print(" ", body.AdditionalData["rate_limit_reason"], " Retry-After: ", ra)
+		}
+		fmt.Println()
+	}
+	get("first", first)
+	get("first", first)
+	clock.Advance(30 * time.Second)
+	get("second", second)
+	get("elsewhere", elsewhere)
+	// Output:
+	// first 200
+	// first 200
+	// second 429 public_api_space_request_rate_limit Retry-After: 90
+	// elsewhere 200
 }

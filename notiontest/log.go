@@ -17,6 +17,7 @@ type Request struct {
 	Path      string // URL path, as sent
 	RawQuery  string
 	TokenHash string    // [TokenHash] of the bearer token; "" when none
+	Workspace string    // [Server.WorkspaceOf] the bearer token on arrival; "" when none or unknown
 	Body      []byte    // the request body, verbatim (OAuth bodies hold codes and tokens), first 64 KiB
 	Status    int       // status answered; 0 while pending, for a reset, or when the client left first
 	Time      time.Time // arrival, on the server's clock (see [Server.SetClock])
@@ -36,6 +37,7 @@ func (s *Server) record(r *http.Request, token string, body []byte, arrived time
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	rec.Workspace = s.workspaceOfLocked(token)
 	s.log = append(s.log, rec)
 	return rec
 }

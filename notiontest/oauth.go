@@ -17,13 +17,14 @@ type oauthClient struct {
 
 type authCode struct {
 	clientID    string
-	redirectURI string // sent to the authorize page; "": the client's
-	userOwned   bool   // authorized with owner=user
+	redirectURI string     // sent to the authorize page; "": the client's
+	userOwned   bool       // authorized with owner=user
+	ws          *workspace // the workspace authorized into
 	used        bool
 }
 
-// grant is one authorization: its bot, the refresh token now valid, and
-// every access token it issued (its token family).
+// grant is one authorization: its bot (and so its workspace), the refresh
+// token now valid, and every access token it issued (its token family).
 type grant struct {
 	clientID string
 	bot      *bot
@@ -47,12 +48,26 @@ func (s *Server) AddOAuthClient(id, secret, redirectURI string) {
 
 // NewAuthCode returns an authorization code, as Notion's authorize page
 // hands to the redirect URI, that clientID can exchange once at
-// POST /v1/oauth/token. Each exchange grants a new bot user.
+// POST /v1/oauth/token. Each exchange grants a new bot user in the server's
+// default workspace ([Server.Workspace]).
 func (s *Server) NewAuthCode(clientID string) string {
+	return s.NewAuthCodeIn(clientID, s.workspace.id)
+}
+
+// NewAuthCodeIn is [Server.NewAuthCode] for a grant in the workspace with
+// the given id (dashed or not): the token endpoint answers with its
+// workspace_id and workspace_name, and the grant's tokens, refreshed ones
+// included, belong to it. It returns "" and mints nothing when the server
+// has no such workspace.
+func (s *Server) NewAuthCodeIn(clientID, workspace string) string {
 	code := randomHex(16)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.codes[code] = &authCode{clientID: clientID}
+	ws := s.workspaceLocked(workspace)
+	if ws == nil {
+		return ""
+	}
+	s.codes[code] = &authCode{clientID: clientID, ws: ws}
 	return code
 }
 
@@ -169,16 +184,27 @@ func oauthError(code, message string) *apiError {
 // [Server.DenyAuthorizations] is on. A request that names no known client,
 // or a redirect URI other than the client's, gets a 400 and no redirect:
 // the fake, like Notion, never redirects to an address it cannot trust.
+//
+// The workspace the user picks on Notion's screen is the default one, or
+// the one a workspace_id parameter names: the fake's own parameter, not
+// Notion's. An unknown workspace_id gets a 400 too.
 func (s *Server) oauthAuthorize(c *call) {
 	q := c.r.URL.Query()
 	clientID, redirectURI := q.Get("client_id"), q.Get("redirect_uri")
 	s.mu.Lock()
 	cl := s.clients[clientID]
 	deny := s.denyAuth
+	ws := s.workspace
+	if id := q.Get("workspace_id"); id != "" {
+		ws = s.workspaceLocked(id)
+	}
 	s.mu.Unlock()
 	switch {
 	case cl == nil:
 		c.fail(oauthError("invalid_request", "Invalid client_id."), nil)
+		return
+	case ws == nil:
+		c.fail(oauthError("invalid_request", "Invalid workspace_id."), nil)
 		return
 	case redirectURI == "" && cl.redirectURI == "":
 		c.fail(oauthError("invalid_request", "redirect_uri is required."), nil)
@@ -205,7 +231,7 @@ func (s *Server) oauthAuthorize(c *call) {
 	} else {
 		code := randomHex(16)
 		s.mu.Lock()
-		s.codes[code] = &authCode{clientID: clientID, redirectURI: redirectURI, userOwned: q.Get("owner") == "user"}
+		s.codes[code] = &authCode{clientID: clientID, redirectURI: redirectURI, userOwned: q.Get("owner") == "user", ws: ws}
 		s.mu.Unlock()
 		v.Set("code", code)
 	}
@@ -250,7 +276,7 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 			return nil, oauthError("invalid_grant", "Invalid redirect_uri.")
 		}
 		ac.used = true
-		g = &grant{clientID: clientID, bot: newBot(), user: ac.userOwned}
+		g = &grant{clientID: clientID, bot: newBot(ac.ws), user: ac.userOwned}
 	case "refresh_token":
 		if req.RefreshToken == "" {
 			return nil, oauthError("invalid_request", "refresh_token is required.")
@@ -284,8 +310,8 @@ func (s *Server) oauthToken(c *call, clientID string) (any, *apiError) {
 		"token_type":             "bearer",
 		"refresh_token":          g.refresh,
 		"bot_id":                 g.bot.id,
-		"workspace_id":           s.workspaceID,
-		"workspace_name":         s.workspaceName,
+		"workspace_id":           g.bot.ws.id,
+		"workspace_name":         g.bot.ws.nameJSON(),
 		"workspace_icon":         nil,
 		"owner":                  s.ownerLocked(g),
 		"duplicated_template_id": nil,
@@ -339,7 +365,8 @@ func (s *Server) oauthRevoke(c *call, _ string) (any, *apiError) {
 	return map[string]any{"request_id": c.requestID}, nil
 }
 
-// Who authorizes with owner=user in the fake: the workspace's one person.
+// Who authorizes with owner=user in the fake: one person, a member of every
+// workspace.
 const (
 	userName  = "notiontest user"
 	userEmail = "user@notiontest.example"

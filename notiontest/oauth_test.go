@@ -454,3 +454,74 @@ func TestOAuthDropNextRefreshResponse(t *testing.T) {
 	other := exchange(t, s)
 	assert.Equal(t, http.StatusOK, refreshGrant(t, s, other.RefreshToken).status)
 }
+
+func TestOAuthWorkspace(t *testing.T) {
+	t.Parallel()
+	s := newOAuthServer(t)
+	acme := s.NewWorkspace("Acme")
+	unnamed := s.NewWorkspace("")
+
+	// codeFromPage authorizes on the authorize page, into the workspace
+	// the fake's workspace_id parameter names ("": none sent).
+	codeFromPage := func(workspace string) string {
+		q := authorizeQuery(redirectURI)
+		if workspace != "" {
+			q.Set("workspace_id", workspace)
+		}
+		resp := authorize(t, s, q)
+		require.Equal(t, http.StatusFound, resp.StatusCode)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		require.NoError(t, err)
+		return loc.Query().Get("code")
+	}
+	tests := []struct {
+		name     string
+		code     func() string
+		wantID   string
+		wantName any
+	}{
+		{"NewAuthCode: the default workspace", func() string { return s.NewAuthCode(clientID) }, s.Workspace(), "notiontest workspace"},
+		{"NewAuthCodeIn", func() string { return s.NewAuthCodeIn(clientID, acme) }, acme, "Acme"},
+		{"NewAuthCodeIn, no name", func() string { return s.NewAuthCodeIn(clientID, unnamed) }, unnamed, nil},
+		{"authorize page: the default workspace", func() string { return codeFromPage("") }, s.Workspace(), "notiontest workspace"},
+		{"authorize page, workspace_id", func() string { return codeFromPage(acme) }, acme, "Acme"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := oauth(t, s, "token", clientID, clientSecret, map[string]any{
+				"grant_type": "authorization_code", "code": tt.code(), "redirect_uri": redirectURI,
+			})
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			m := r.json(t)
+			assert.Equal(t, tt.wantID, m["workspace_id"])
+			require.Contains(t, m, "workspace_name")
+			assert.Equal(t, tt.wantName, m["workspace_name"])
+			access, _ := m["access_token"].(string)
+			assert.Equal(t, tt.wantID, s.WorkspaceOf(access))
+			me := do(t, s, "GET", "/v1/users/me", access, nil)
+			require.Equal(t, http.StatusOK, me.status)
+			bot, _ := me.json(t)["bot"].(map[string]any)
+			assert.Equal(t, tt.wantName, bot["workspace_name"])
+
+			// A refresh stays in the grant's workspace.
+			refresh, _ := m["refresh_token"].(string)
+			r = refreshGrant(t, s, refresh)
+			require.Equal(t, http.StatusOK, r.status, "body: %s", r.body)
+			m = r.json(t)
+			assert.Equal(t, tt.wantID, m["workspace_id"])
+			assert.Equal(t, tt.wantName, m["workspace_name"])
+			refreshed, _ := m["access_token"].(string)
+			assert.Equal(t, tt.wantID, s.WorkspaceOf(refreshed))
+			assert.Equal(t, s.BotID(access), s.BotID(refreshed), "one grant, one bot")
+		})
+	}
+
+	t.Run("unknown workspace", func(t *testing.T) {
+		assert.Empty(t, s.NewAuthCodeIn(clientID, "00000000-0000-4000-8000-000000000000"), "no code")
+		q := authorizeQuery(redirectURI)
+		q.Set("workspace_id", "00000000-0000-4000-8000-000000000000")
+		resp := authorize(t, s, q)
+		assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+		assert.Empty(t, resp.Header.Get("Location"))
+	})
+}

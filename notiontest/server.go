@@ -46,46 +46,49 @@ type Server struct {
 	closeOnce sync.Once
 
 	// Fixed at creation.
-	workspaceID   string
-	workspaceName string
-	ownerID       string // the person who "created" objects added with Put
+	workspace *workspace // the default workspace, also in workspaces
+	ownerID   string     // the person who "created" objects added with Put
 
-	mu          sync.Mutex // guards the fields below
-	tokens      map[string]*tokenInfo
-	objects     map[string]*object
-	shares      map[string]map[string]bool // object id -> bot id -> shared
-	seq         int64                      // creation order of objects
-	faults      []*fault
-	rateLimit   RateLimit
-	windows     map[string]*window // token -> its rate-limit window
-	log         []*Request
-	clients     map[string]*oauthClient
-	codes       map[string]*authCode
-	grants      map[string]*grant // current refresh token -> grant
-	spent       map[string]*grant // rotated refresh token -> its grant
-	notionShape bool              // OAuth errors in Notion's shape
-	denyAuth    bool              // the authorize page answers access_denied
-	killFamily  bool              // reusing a rotated refresh token kills its grant
-	dropRefresh bool              // the next rotation's answer is dropped
-	refreshes   int               // refresh_token grants handled
+	mu           sync.Mutex            // guards the fields below
+	workspaces   map[string]*workspace // id -> workspace
+	tokens       map[string]*tokenInfo
+	objects      map[string]*object
+	shares       map[string]map[string]bool // object id -> bot id -> shared
+	seq          int64                      // creation order of objects
+	faults       []*fault
+	rateLimit    RateLimit
+	windows      map[string]*window // token -> its rate-limit window
+	spaceWindows map[string]*window // workspace id -> its rate-limit window
+	log          []*Request
+	clients      map[string]*oauthClient
+	codes        map[string]*authCode
+	grants       map[string]*grant // current refresh token -> grant
+	spent        map[string]*grant // rotated refresh token -> its grant
+	notionShape  bool              // OAuth errors in Notion's shape
+	denyAuth     bool              // the authorize page answers access_denied
+	killFamily   bool              // reusing a rotated refresh token kills its grant
+	dropRefresh  bool              // the next rotation's answer is dropped
+	refreshes    int               // refresh_token grants handled
 }
 
 // NewServer starts a fake Notion API server on loopback. Call
 // [Server.Close] when done, or use [New] in tests.
 func NewServer() *Server {
+	ws := &workspace{id: newUUID(), name: defaultWorkspaceName}
 	s := &Server{
-		done:          make(chan struct{}),
-		workspaceID:   newUUID(),
-		workspaceName: "notiontest workspace",
-		ownerID:       newUUID(),
-		tokens:        map[string]*tokenInfo{},
-		objects:       map[string]*object{},
-		shares:        map[string]map[string]bool{},
-		windows:       map[string]*window{},
-		clients:       map[string]*oauthClient{},
-		codes:         map[string]*authCode{},
-		grants:        map[string]*grant{},
-		spent:         map[string]*grant{},
+		done:         make(chan struct{}),
+		workspace:    ws,
+		ownerID:      newUUID(),
+		workspaces:   map[string]*workspace{ws.id: ws},
+		tokens:       map[string]*tokenInfo{},
+		objects:      map[string]*object{},
+		shares:       map[string]map[string]bool{},
+		windows:      map[string]*window{},
+		spaceWindows: map[string]*window{},
+		clients:      map[string]*oauthClient{},
+		codes:        map[string]*authCode{},
+		grants:       map[string]*grant{},
+		spent:        map[string]*grant{},
 	}
 	s.ts = httptest.NewUnstartedServer(http.HandlerFunc(s.handle))
 	s.ts.Config.ConnState = func(_ net.Conn, state http.ConnState) {
@@ -196,7 +199,7 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request) {
 		c.fail(e, nil)
 		return
 	}
-	if e, h := s.admit(c.token); e != nil {
+	if e, h := s.admit(c); e != nil {
 		c.fail(e, h)
 		return
 	}

@@ -8,10 +8,12 @@ import (
 )
 
 // bot is the bot user behind one or more tokens. Sharing is recorded per
-// bot, so every token of a grant sees the same objects.
+// bot, so every token of a grant sees the same objects. A bot belongs to one
+// workspace, and so do its tokens.
 type bot struct {
 	id   string
 	name string
+	ws   *workspace
 }
 
 type tokenInfo struct {
@@ -21,17 +23,29 @@ type tokenInfo struct {
 }
 
 // NewToken mints a random valid bearer token ("ntn_" and hex digits) with
-// its own bot user.
+// its own bot user, in the server's default workspace ([Server.Workspace]).
 func (s *Server) NewToken() string {
+	return s.NewTokenIn(s.workspace.id)
+}
+
+// NewTokenIn is [Server.NewToken] in the workspace with the given id (from
+// [Server.NewWorkspace] or [Server.Workspace], dashed or not). It returns ""
+// and mints nothing when the server has no such workspace.
+func (s *Server) NewTokenIn(workspace string) string {
 	token := "ntn_" + randomHex(20)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.tokens[token] = &tokenInfo{bot: newBot(), active: true, issued: s.now()}
+	ws := s.workspaceLocked(workspace)
+	if ws == nil {
+		return ""
+	}
+	s.tokens[token] = &tokenInfo{bot: newBot(ws), active: true, issued: s.now()}
 	return token
 }
 
-// AddToken registers token as valid, with its own bot user unless the
-// server has seen it before. It also undoes [Server.RevokeToken].
+// AddToken registers token as valid, with its own bot user in the default
+// workspace unless the server has seen it before. It also undoes
+// [Server.RevokeToken].
 func (s *Server) AddToken(token string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -65,19 +79,19 @@ func TokenHash(token string) string {
 }
 
 // tokenLocked returns token's entry, creating an inactive one (with a new
-// bot) for a token never seen, so that sharing with a token before adding it
-// works.
+// bot in the default workspace) for a token never seen, so that sharing with
+// a token before adding it works.
 func (s *Server) tokenLocked(token string) *tokenInfo {
 	ti := s.tokens[token]
 	if ti == nil {
-		ti = &tokenInfo{bot: newBot()}
+		ti = &tokenInfo{bot: newBot(s.workspace)}
 		s.tokens[token] = ti
 	}
 	return ti
 }
 
-func newBot() *bot {
-	return &bot{id: newUUID(), name: "notiontest bot"}
+func newBot(ws *workspace) *bot {
+	return &bot{id: newUUID(), name: "notiontest bot", ws: ws}
 }
 
 // authenticate checks the bearer token and sets c.bot.
@@ -92,7 +106,8 @@ func (s *Server) authenticate(c *call) *apiError {
 	return nil
 }
 
-// getMe answers GET /v1/users/me.
+// getMe answers GET /v1/users/me: the token's bot, with the name of its
+// workspace.
 func (s *Server) getMe(c *call, _ []string) (any, *apiError) {
 	return map[string]any{
 		"object":     "user",
@@ -102,7 +117,7 @@ func (s *Server) getMe(c *call, _ []string) (any, *apiError) {
 		"avatar_url": nil,
 		"bot": map[string]any{
 			"owner":          map[string]any{"type": "workspace", "workspace": true},
-			"workspace_name": s.workspaceName,
+			"workspace_name": c.bot.ws.nameJSON(),
 		},
 	}, nil
 }
