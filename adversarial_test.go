@@ -267,3 +267,69 @@ func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) 
 func slogTo(w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
+
+// TestWorkspaceLimitPausesEveryGrantOfTheWorkspace: a 429 for the
+// workspace's budget met by one grant pauses the other grants of that
+// workspace; a 429 for one connection's budget pauses that grant only.
+func TestWorkspaceLimitPausesEveryGrantOfTheWorkspace(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		limit  notiontest.RateLimit
+		paused bool
+	}{
+		{"workspace limit", notiontest.RateLimit{WorkspaceBudget: 2, Window: 30 * time.Second}, true},
+		{"connection limit", notiontest.RateLimit{Budget: 2, Window: 30 * time.Second}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := notiontest.New(t)
+			clock := notiontest.NewClock(time.Time{})
+			srv.SetClock(clock)
+			srv.AddOAuthClient(oauthClientID, oauthSecret, oauthRedirect)
+			cfg := &notionauth.Config{ClientID: oauthClientID, ClientSecret: oauthSecret, RedirectURL: oauthRedirect,
+				BaseURL: srv.URL}
+			m := &notionauth.Manager{Config: cfg, Base: srv.Transport(), Clock: clock,
+				Retry: notionauth.RetryPolicy{MaxAttempts: 1}}
+			ws, other := srv.NewWorkspace("acme"), srv.NewWorkspace("other")
+			ctx := context.Background()
+			for key, in := range map[string]string{"a": ws, "b": ws, "c": other} {
+				tok, err := cfg.Exchange(ctx, srv.NewAuthCodeIn(oauthClientID, in))
+				require.NoError(t, err)
+				require.Equal(t, in, tok.WorkspaceID)
+				require.NoError(t, m.Connect(ctx, key, tok))
+			}
+			srv.SetRateLimit(tc.limit)
+			me := func(key string) error {
+				_, err := m.Client(key).User.Me(ctx)
+				return err
+			}
+			require.NoError(t, me("a"))
+			require.NoError(t, me("a"))
+			require.ErrorIs(t, me("a"), notionauth.ErrThrottled, "a meets the limit")
+			sent := len(srv.Requests())
+
+			done := make(chan error, 1)
+			go func() { done <- me("b") }()
+			if !tc.paused {
+				require.NoError(t, <-done, "another connection of the workspace is not paused")
+				assert.Len(t, srv.Requests(), sent+1)
+				return
+			}
+			wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			require.NoError(t, clock.WaitPending(wctx, 1), "b waits for the workspace's pause")
+			assert.Len(t, srv.Requests(), sent, "b sent nothing while the workspace was paused")
+			require.NoError(t, me("c"), "another workspace is not paused")
+			sent++
+			_, ok := clock.AdvanceToNext()
+			require.True(t, ok)
+			require.NoError(t, <-done)
+			reqs := srv.Requests()
+			require.Len(t, reqs, sent+1)
+			last := reqs[len(reqs)-1]
+			assert.Equal(t, ws, last.Workspace)
+			assert.GreaterOrEqual(t, last.Time.Sub(reqs[2].Time), 29*time.Second, "b went once the pause was over")
+		})
+	}
+}
