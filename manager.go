@@ -375,14 +375,14 @@ type grantSource struct {
 	used atomic.Int64 // last use, on m's clock, to the second
 	read atomic.Int64 // when cur was read from the Store; 0: never
 	cur  atomic.Pointer[grantState]
-	mu   sync.Mutex // serialises reads of the Store for this key
 }
 
 // grantState is what a key's grant was when last read: its token ready to
 // send, or why there is none. It is never modified.
 type grantState struct {
-	b   *bearer // nil when there is no token to send
-	err *Error  // why there is none: revoked, not found, no token
+	b   *bearer // &tok, or nil when there is no token to send
+	tok bearer
+	err *Error // why there is none: revoked, not found, no token
 }
 
 // String names the source by its key only: printing it never reads the
@@ -432,11 +432,12 @@ func (s *grantSource) state(g *Grant) *grantState {
 		return &grantState{err: &Error{Kind: InvalidRequest, Key: s.key, Message: "the grant's token: " + msg}}
 	}
 	st := s.m.tr.st
-	b := st.newBearer(tok, maphash.String(st.seed, tok))
+	gs := &grantState{tok: *st.newBearer(tok, maphash.String(st.seed, tok))}
+	gs.b = &gs.tok
 	if ws := g.Token.WorkspaceID; ws != "" && st.pace != nil {
-		b.ws = st.pacers.get(maphash.String(st.seed, "workspace\x00"+ws))
+		gs.tok.ws = st.pacers.get(maphash.String(st.seed, "workspace\x00"+ws))
 	}
-	return &grantState{b: b}
+	return gs
 }
 
 // bearer returns the key's token, ready to send: from what the key holds
@@ -464,28 +465,30 @@ func (s *grantSource) bearer(*transportState) (*bearer, *Error) {
 // find what the key holds stale. A failing Store fails the call with the
 // Kind of its failure, and never stands for a missing or revoked grant.
 func (s *grantSource) load(stale *grantState) (*grantState, *Error) {
-	if stale != nil && !s.mu.TryLock() {
-		return stale, nil // another call is reading it: use what there is meanwhile
-	}
-	if stale == nil {
-		s.mu.Lock()
-	}
-	defer s.mu.Unlock()
-	if cur := s.cur.Load(); cur != stale && cur != nil {
-		return cur, nil // read meanwhile
-	}
-	ctx, cancel := context.WithDeadline(context.Background(), s.m.clock.Now().Add(probeTimeout))
-	defer cancel()
-	g, err := s.m.store.Get(ctx, s.key)
-	if err != nil && !errors.Is(err, ErrGrantNotFound) {
-		e := keyError(s.key, "cannot read the grant", err)
-		if stale != nil && stale.b != nil {
-			return stale, nil // keep sending the token the Store gave last
+	ch := s.m.flights.DoChan("load\x00"+s.key, func() (any, error) {
+		if cur := s.cur.Load(); cur != stale && cur != nil {
+			return cur, nil // read meanwhile
 		}
-		return nil, e
+		ctx, cancel := context.WithDeadline(context.Background(), s.m.clock.Now().Add(probeTimeout))
+		defer cancel()
+		g, err := s.m.store.Get(ctx, s.key)
+		if err != nil && !errors.Is(err, ErrGrantNotFound) {
+			return nil, keyError(s.key, "cannot read the grant", err)
+		}
+		s.remember(g)
+		return s.cur.Load(), nil
+	})
+	if stale != nil && stale.b != nil {
+		// Whoever reads it, this call need not wait: the token the Store
+		// gave last is still good to send (and is kept when the Store
+		// fails).
+		return stale, nil
 	}
-	s.remember(g)
-	return s.cur.Load(), nil
+	r := <-ch
+	if r.Err != nil {
+		return nil, r.Err.(*Error)
+	}
+	return r.Val.(*grantState), nil
 }
 
 // keyError is the error of a Manager call that failed because err did: of
