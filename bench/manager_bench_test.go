@@ -54,7 +54,7 @@ func BenchmarkManagerMemory(b *testing.B) {
 	ctx := context.Background()
 	before := heapAlloc()
 	for i := range grants {
-		resp, err := m.Transport("w"+strconv.Itoa(i)).RoundTrip(pageRequest())
+		resp, err := m.Transport("w" + strconv.Itoa(i)).RoundTrip(pageRequest())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -65,7 +65,7 @@ func BenchmarkManagerMemory(b *testing.B) {
 	i := 0
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := m.Transport("w"+strconv.Itoa(i%grants)).RoundTrip(pageRequest()); err != nil {
+		if _, err := m.Transport("w" + strconv.Itoa(i%grants)).RoundTrip(pageRequest()); err != nil {
 			b.Fatal(err)
 		}
 		i++
