@@ -333,3 +333,34 @@ func TestWorkspaceLimitPausesEveryGrantOfTheWorkspace(t *testing.T) {
 		})
 	}
 }
+
+// TestSecretsByValue: every type that holds a secret prints none of it
+// when the app holds it by value in a struct of its own, in every verb,
+// log/slog's handlers and JSON.
+func TestSecretsByValue(t *testing.T) {
+	t.Parallel()
+	const access, refresh, secret = "BYVALUEaccess0123456789abcdef", "BYVALUErefresh0123456789abcd", "BYVALUEclientsecret012345678"
+	stateKey := notionauth.SecretKey("BYVALUEstatekey-0123456789abcdef")
+	tok := notionauth.Token{AccessToken: access, RefreshToken: refresh, WorkspaceID: "ws"}
+	app := struct {
+		Config notionauth.Config
+		Token  notionauth.Token
+		Grant  notionauth.Grant
+		Key    notionauth.SecretKey
+		Keys   []notionauth.SecretKey
+		Store  *notionauth.MemoryStore
+	}{
+		Config: notionauth.Config{ClientID: "cid", ClientSecret: secret, StateKey: stateKey},
+		Token:  tok,
+		Grant:  notionauth.Grant{Key: "w", Token: &tok},
+		Key:    stateKey,
+		Keys:   []notionauth.SecretKey{stateKey},
+		Store:  &notionauth.MemoryStore{},
+	}
+	leaks := newLeakLog()
+	leaks.secret(access, refresh, secret, string(stateKey))
+	leaks.print(app)
+	leaks.print(&app)
+	leaks.add(fmt.Sprintf("%v %+v %#v %s %q %x %d", app, app, app, app, app, app, app))
+	leaks.check(t)
+}

@@ -72,7 +72,7 @@ type Config struct {
 	// StateKey is the HMAC key that signs states: at least MinStateKeySize
 	// random bytes, the same on every replica, and a secret (never printed).
 	// NewState and VerifyState fail without one.
-	StateKey []byte
+	StateKey SecretKey
 	// StateTTL is how long a state stays valid; 0: DefaultStateTTL.
 	StateTTL time.Duration
 	// UsedStates records which states were used, so that each works once.

@@ -5,8 +5,10 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -191,6 +193,34 @@ type scrubbedError struct {
 
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
+
+// SecretKey is key material: a store's encryption key, a state key. It
+// prints as [redacted] (or "" when empty) in every fmt verb, in log/slog and
+// in JSON, whether it is printed by value, by pointer or nested in a struct
+// of the app's, which a []byte field would not do. Its value is the bytes
+// themselves: a []byte converts to it and back.
+type SecretKey []byte
+
+// String returns [redacted], or "" for an empty key.
+func (k SecretKey) String() string {
+	if len(k) == 0 {
+		return ""
+	}
+	return redacted
+}
+
+// GoString is String, so that %#v is as safe.
+func (k SecretKey) GoString() string { return k.String() }
+
+// Format prints String for every verb, so that neither %x nor %d prints
+// the bytes.
+func (k SecretKey) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, k.String()) }
+
+// MarshalJSON encodes String.
+func (k SecretKey) MarshalJSON() ([]byte, error) { return []byte(strconv.Quote(k.String())), nil }
+
+// LogValue makes log/slog print String.
+func (k SecretKey) LogValue() slog.Value { return slog.StringValue(k.String()) }
 
 // formatSafe writes, for verb, str (%v, %+v, %s), goStr (%#v) or str
 // quoted (%q), honouring width, precision and flags as for a string; any
