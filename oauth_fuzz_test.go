@@ -86,7 +86,7 @@ func fuzzConfig(p fuzzPlanted, rt http.RoundTripper) *Config {
 //
 //	{{req}} {{req.json}} {{req.b64}}    the request body: raw, escaped for a JSON string, base64
 //	{{auth}} {{auth.url}}               the Authorization header: raw, query-escaped
-//	{{secret}} {{secret.url}} {{secret.b64}}  the call's code or token
+//	{{secret}} {{secret.json}} {{secret.url}} {{secret.b64}}  the call's code or token
 //	{{client}}                          the client secret
 func fuzzEcho(s string, body []byte, auth, secret, client string) string {
 	if !strings.Contains(s, "{{") {
@@ -99,6 +99,7 @@ func fuzzEcho(s string, body []byte, auth, secret, client string) string {
 		"{{auth}}", auth,
 		"{{auth.url}}", url.QueryEscape(auth),
 		"{{secret}}", secret,
+		"{{secret.json}}", jsonInner(secret),
 		"{{secret.url}}", url.QueryEscape(secret),
 		"{{secret.b64}}", base64.StdEncoding.EncodeToString([]byte(secret)),
 		"{{client}}", client,
@@ -828,7 +829,7 @@ var fuzzCallbackAnswers = [...]struct {
 	{400, "application/json", `{"error":"invalid_grant","error_description":"Invalid code."}`, AuthRevoked},
 	{400, "application/json", `{"error":"invalid_grant","error_description":"{{req.json}} {{auth}}"}`, AuthRevoked},
 	{503, "text/html", `<html><title>{{req}} {{auth}}</title></html>`, Unavailable},
-	{200, "application/json", `{"object":"error","code":"invalid_grant","message":"{{secret}}","request_id":"r"}`, AuthRevoked},
+	{200, "application/json", `{"object":"error","code":"invalid_grant","message":"{{secret.json}}","request_id":"r"}`, AuthRevoked},
 }
 
 func FuzzHandleCallback(f *testing.F) {
