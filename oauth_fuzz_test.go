@@ -44,10 +44,9 @@ const (
 var fuzzStateKey = []byte("fuzz-state-key-0123456789abcdef!")
 
 // fuzzEncodedForms makes the targets fail on a planted secret found in an
-// error in any form (URL-escaped, JSON-escaped, base64), not only raw:
-//
-//	NOTIONAUTH_FUZZ_ENCODED=1 go test -run 'Fuzz(TokenResponse|HandleCallback)' .
-var fuzzEncodedForms = os.Getenv("NOTIONAUTH_FUZZ_ENCODED") != ""
+// error in any form (URL-escaped, JSON-escaped, base64 at any alignment),
+// not only raw. The library scrubs them all.
+const fuzzEncodedForms = true
 
 // fuzzPlanted are the secrets a Config of the targets sends. Each is
 // distinctive, so that finding one in an error can only mean it leaked.
@@ -294,24 +293,8 @@ func checkOAuthError(t *testing.T, what string, err error, path string, scrubbed
 	if e.Reason == ReasonEdge && e.Kind == PermissionLost {
 		t.Fatalf("%s: an edge answer became %v: %#v", what, e.Kind, e)
 	}
-	checkPrinted(t, what, maskKnownBugs(e, secrets), secrets...)
+	checkPrinted(t, what, e, secrets...)
 	return e
-}
-
-// maskKnownBugs returns e, or a copy of it without the parts that known
-// bugs of the library leak, so that fuzzing can look for others. Each has
-// a failing test of its own; remove its lines here once it is fixed.
-func maskKnownBugs(e *Error, secrets []string) error {
-	c := *e
-	for _, s := range secrets {
-		// Bug: scrub leaves RequestID alone (from the body's request_id
-		// or the X-Notion-Request-Id header), and %#v prints it: see
-		// TestBugRequestIDNotScrubbed.
-		if strings.Contains(c.RequestID, s) {
-			c.RequestID = strings.ReplaceAll(c.RequestID, s, redacted)
-		}
-	}
-	return &c
 }
 
 // The choices of FuzzTokenResponse's answer.
@@ -983,16 +966,14 @@ func FuzzHandleCallback(f *testing.F) {
 	})
 }
 
-// Known bugs found by the targets above.
+// Found by the targets above.
 
-// TestBugRequestIDNotScrubbed: bug in oauth.go (post/scrub). scrub removes
-// the secrets a call sent from an Error's Message, Code, Reason and Err,
-// but not from RequestID, which comes from the answer's body (request_id)
-// or its X-Notion-Request-Id header. A proxy or server that echoes the
-// code, a token, the client secret or the Authorization header there puts
-// it in Error.RequestID, and %#v (GoString) prints it. Error() does not
-// print RequestID, so it shows nothing.
-func TestBugRequestIDNotScrubbed(t *testing.T) {
+// TestRequestIDEchoIsScrubbed: a proxy or server that echoes the code, a
+// token, the client secret or the Authorization header into the answer's
+// request_id (body) or X-Notion-Request-Id (header) puts nothing of it in
+// Error.RequestID, which %#v prints: a request id that is not a UUID is
+// not kept.
+func TestRequestIDEchoIsScrubbed(t *testing.T) {
 	t.Parallel()
 	p := fuzzPlantedSets[1] // no Notion prefix: redactTokens cannot hide it
 	tests := []struct {

@@ -3,6 +3,7 @@ package notionauth
 import (
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -126,8 +127,9 @@ func requestID(s string) string {
 const minSecret = 6
 
 // secrets are the exact values a call must never let out, in every form
-// an echo may give them back: as sent, URL-escaped, base64 (standard and
-// URL alphabets, padded or not) and hex. The zero value scrubs nothing.
+// an echo may give them back: as sent, URL-escaped, in a JSON string,
+// base64 (standard and URL alphabets, padded or not) and hex. The zero
+// value scrubs nothing.
 type secrets []string
 
 // newSecrets returns the forms of values, longest first, so that a padded
@@ -139,14 +141,31 @@ func newSecrets(values ...string) secrets {
 			continue
 		}
 		b := []byte(v)
+		quoted, _ := json.Marshal(v) // always a string, so never fails
 		for _, form := range [...]string{
-			v, url.QueryEscape(v), url.PathEscape(v),
+			v, url.QueryEscape(v), url.PathEscape(v), string(quoted[1 : len(quoted)-1]),
 			base64.StdEncoding.EncodeToString(b), base64.URLEncoding.EncodeToString(b),
 			base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
 			hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
 		} {
 			if !slices.Contains(s, form) {
 				s = append(s, form)
+			}
+		}
+		// Inside a longer text encoded whole (a proxy that echoes the
+		// request body in base64), v starts one or two bytes into a group
+		// of three: the characters that encode v alone then differ.
+		for shift := 1; shift <= 2; shift++ {
+			in := append(make([]byte, shift), b...)
+			for _, enc := range [...]*base64.Encoding{base64.RawStdEncoding, base64.RawURLEncoding} {
+				e := enc.EncodeToString(in)
+				start, end := shift+1, len(e) // the first characters hold the bytes before v
+				if len(in)%3 != 0 {
+					end-- // the last one holds the bytes after it
+				}
+				if form := e[start:end]; len(form) >= minSecret && !slices.Contains(s, form) {
+					s = append(s, form)
+				}
 			}
 		}
 	}
