@@ -85,6 +85,18 @@ func (k KeySizeError) Error() string {
 // every other key, so a FileStore suits tens to a few thousands of grants
 // with infrequent refreshes; use a server-backed store beyond that.
 //
+// flock itself is not fair: a process that releases the lock and takes it
+// again at once could keep it from the others for as long as it loops. So
+// a second sibling file, Path+".lock.queue", is a turnstile: an Update or
+// a Get first takes an exclusive flock on it, then the lock on Path+".lock",
+// and only then releases the turnstile. Whoever holds the turnstile is
+// next to take the lock: a holder that comes back for it waits at the
+// turnstile meanwhile, and so do new Gets, so that a waiting Update is not
+// starved by readers either. The turnstile is held only while waiting for
+// the lock, never while reading, writing or running fn. (Several waiters
+// take the turnstile in no set order, so this is fairness enough for a
+// deadline of a second, not a strict queue.)
+//
 // Every Update reads the file, applies fn, and writes the result to a new
 // temporary file in the same directory (mode 0600), which is synced and
 // then renamed over Path; the directory is synced too. A crash therefore
@@ -92,8 +104,9 @@ func (k KeySizeError) Error() string {
 // file left behind by a crash is ignored (and removed by the next Update).
 //
 // Path is replaced on every Update, so it must not be a symbolic link: the
-// link itself would be replaced by the new file. Get creates the lock file
-// when it does not exist, so the directory must be writable for reads too.
+// link itself would be replaced by the new file. Get creates the two lock
+// files (mode 0600, empty) when they do not exist, so the directory must
+// be writable for reads too.
 //
 // An empty or missing file is an empty store. A file that cannot be read
 // as a store is an error (see [StoreError]), never an empty store, and is
@@ -102,7 +115,9 @@ func (k KeySizeError) Error() string {
 // File locking works on Linux, macOS, the BSDs and illumos; elsewhere
 // every method returns an error matching errors.ErrUnsupported. flock is
 // not reliable on network file systems, so Path must be on a local disk.
-// Never delete the lock file while processes use the store.
+// Never delete or replace either lock file while processes use the store:
+// a process that opened the new file would not exclude those holding the
+// old one. Deleting them while no process uses the store is harmless.
 //
 // A FileStore is safe for concurrent use. Use it through a pointer and do
 // not copy it after first use. The zero value with Path set is a
@@ -120,8 +135,9 @@ type FileStore struct {
 	// failed to load never silently means "no encryption".
 	Key []byte
 
-	mu  sync.Mutex    // guards sem
-	sem chan struct{} // the in-process lock held by Update; made on first use
+	mu   sync.Mutex    // guards sem and turn
+	sem  chan struct{} // the in-process lock held by Update; made on first use
+	turn chan struct{} // the in-process turnstile, held with the file's; made on first use
 }
 
 var _ Store = (*FileStore)(nil)
@@ -150,7 +166,7 @@ func (s *FileStore) Get(ctx context.Context, key string) (*Grant, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, s.error("get", key, err)
 	}
-	unlock, err := lockPath(ctx, s.Path+".lock", false)
+	unlock, err := s.lock(ctx, false)
 	if err != nil {
 		return nil, s.error("get", key, err)
 	}
@@ -191,12 +207,12 @@ func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) 
 	// anew, so goroutines of this process exclude each other through it
 	// too. The in-process lock spares them polling flock against each
 	// other.
-	release, err := s.lockProcess(ctx)
+	release, err := s.lockProcess(ctx, &s.sem)
 	if err != nil {
 		return nil, s.error(op, key, err)
 	}
 	defer release()
-	unlock, err := lockPath(ctx, s.Path+".lock", true)
+	unlock, err := s.lock(ctx, true)
 	if err != nil {
 		return nil, s.error(op, key, err)
 	}
@@ -258,18 +274,45 @@ func (s *FileStore) error(op, key string, err error) error {
 	return &StoreError{Op: op, Key: key, Path: s.Path, Err: err}
 }
 
-// lockProcess takes the in-process lock that Updates hold, or returns
-// ctx's error if ctx is done first.
-func (s *FileStore) lockProcess(ctx context.Context) (release func(), err error) {
-	s.mu.Lock()
-	if s.sem == nil {
-		s.sem = make(chan struct{}, 1)
+// The store's lock files: Path+lockSuffix is the lock, Path+queueSuffix
+// the turnstile in front of it.
+const (
+	lockSuffix  = ".lock"
+	queueSuffix = ".lock.queue"
+)
+
+// lock takes the store's file lock, exclusive or shared, through the
+// turnstile (see FileStore's doc): it waits for the turnstile, then for
+// the lock, then leaves the turnstile to the next in line. It returns
+// ctx's error if ctx is done at either stage. Goroutines of this process
+// queue for the turnstile in process first, so that they do not poll
+// flock against each other. unlock releases the lock.
+func (s *FileStore) lock(ctx context.Context, exclusive bool) (unlock func(), err error) {
+	leave, err := s.lockProcess(ctx, &s.turn)
+	if err != nil {
+		return nil, err
 	}
-	sem := s.sem
+	defer leave()
+	leaveQueue, err := lockPath(ctx, s.Path+queueSuffix, true)
+	if err != nil {
+		return nil, err
+	}
+	defer leaveQueue()
+	return lockPath(ctx, s.Path+lockSuffix, exclusive)
+}
+
+// lockProcess takes the in-process lock *sem (s.sem or s.turn), making it
+// on first use, or returns ctx's error if ctx is done first.
+func (s *FileStore) lockProcess(ctx context.Context, sem *chan struct{}) (release func(), err error) {
+	s.mu.Lock()
+	if *sem == nil {
+		*sem = make(chan struct{}, 1)
+	}
+	c := *sem
 	s.mu.Unlock()
 	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
+	case c <- struct{}{}:
+		return func() { <-c }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
