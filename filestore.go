@@ -110,7 +110,9 @@ func (k KeySizeError) Error() string {
 //
 // An empty or missing file is an empty store. A file that cannot be read
 // as a store is an error (see [StoreError]), never an empty store, and is
-// never written over.
+// never written over. That includes a plaintext file with a field name the
+// format does not have, or without its "grants": a name damaged by one
+// flipped bit would otherwise lose the grants under it.
 //
 // File locking works on Linux, macOS, the BSDs and illumos; elsewhere
 // every method returns an error matching errors.ErrUnsupported. flock is
@@ -523,20 +525,39 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 		return nil, fmt.Errorf("%w: not a store file", ErrCorrupt)
 	}
 
+	// Every field name must be one of the format's: a name that a flipped
+	// bit or a bad edit made unknown would otherwise be skipped, and a
+	// grant (or all of them, under "grants") silently lost, then written
+	// over by the next Update.
 	var f storeFileV1
-	if err := json.Unmarshal(data, &f); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
 		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the JSON", ErrCorrupt)
 	}
 	switch {
 	case f.Version == 0:
 		return nil, fmt.Errorf("%w: no format version", ErrCorrupt)
 	case f.Version != jsonVersion:
 		return nil, fmt.Errorf("%w: %d", ErrUnsupportedFormat, f.Version)
+	case f.Grants == nil: // missing or null: the store writes {} for none
+		return nil, fmt.Errorf("%w: no grants", ErrCorrupt)
 	}
 	grants := make(map[string]*Grant, len(f.Grants))
 	for k, g := range f.Grants {
 		if k == "" || g == nil || g.Version < 1 {
 			return nil, fmt.Errorf("%w: invalid grant entry", ErrCorrupt)
+		}
+		// The store writes tokens in EncodeToken's form, version 1; early
+		// files have no version.
+		if t := g.Token; t != nil && t.Version != 0 && t.Version != tokenVersion {
+			if t.Version > tokenVersion {
+				return nil, fmt.Errorf("%w: token format version %d", ErrUnsupportedFormat, t.Version)
+			}
+			return nil, fmt.Errorf("%w: token format version %d", ErrCorrupt, t.Version)
 		}
 		grants[k] = &Grant{
 			Key:           k,
@@ -562,6 +583,11 @@ func jsonError(err error) error {
 		return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, syntax.Offset)
 	case errors.As(err, &typ):
 		return fmt.Errorf("%w: JSON field %q has the wrong type", ErrCorrupt, typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// DisallowUnknownFields' error has no type of its own. The name
+		// is left out: it is the file's, and damage can make anything a
+		// name.
+		return fmt.Errorf("%w: unknown JSON field", ErrCorrupt)
 	default:
 		return fmt.Errorf("%w: invalid JSON", ErrCorrupt)
 	}

@@ -361,6 +361,56 @@ func TestFileStoreDamagedFile(t *testing.T) {
 		}
 	})
 
+	t.Run("PlaintextFlippedBit", func(t *testing.T) {
+		// Plaintext has no checksum, but a flipped bit in a field's name
+		// must not make a grant, or every grant, silently disappear: the
+		// next Update would write the loss over the file. Found by
+		// FuzzFileStoreFile.
+		ps := newFileStore(t, nil)
+		putGrant(t, ps, "ws-1")
+		plain := readFile(t, ps.Path)
+		for _, tc := range []struct{ from, to string }{
+			{`"grants"`, "\"gr`nts\""}, // every grant
+			{`"grants"`, `"graots"`},
+			{`"token"`, `"tokeo"`},           // the token of a grant
+			{`"updated"`, `"updatec"`},       // a grant's field
+			{`"token_type"`, `"uoken_type"`}, // a token's
+			{`"user_email"`, `"user_emaim"`}, // an owner's
+		} {
+			damaged := strings.Replace(string(plain), tc.from, tc.to, 1)
+			require.NotEqual(t, string(plain), damaged, tc.from)
+			require.NoError(t, os.WriteFile(ps.Path, []byte(damaged), 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "%s flipped to %s", tc.from, tc.to)
+		}
+	})
+
+	t.Run("PlaintextNoGrants", func(t *testing.T) {
+		// A file that says nothing about grants is not an empty store.
+		ps := &FileStore{Path: s.Path}
+		for _, data := range []string{`{"version":1}`, `{"version":1,"grants":null}`, `{"grants":{},"version":1,"grants":null}`} {
+			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "file %q", data)
+		}
+	})
+
+	t.Run("PlaintextTrailingData", func(t *testing.T) {
+		ps := &FileStore{Path: s.Path}
+		for _, data := range []string{`{"version":1,"grants":{}}{}`, `{"version":1,"grants":{}} x`, `{"version":1,"grants":{}}]`} {
+			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "file %q", data)
+		}
+	})
+
+	t.Run("NewerTokenFormat", func(t *testing.T) {
+		ps := newFileStore(t, nil)
+		putGrant(t, ps, "ws-1")
+		plain := readFile(t, ps.Path)
+		damaged := strings.Replace(string(plain), `"v": 1,`, `"v": 2,`, 1)
+		require.NotEqual(t, string(plain), damaged)
+		require.NoError(t, os.WriteFile(ps.Path, []byte(damaged), 0o600))
+		checkUnreadable(t, ps, ErrUnsupportedFormat)
+	})
+
 	t.Run("NewerFormat", func(t *testing.T) {
 		ps := &FileStore{Path: s.Path}
 		require.NoError(t, os.WriteFile(s.Path, []byte(`{"version":2,"grants":{}}`), 0o600))
