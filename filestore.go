@@ -228,6 +228,14 @@ func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) 
 		return nil, s.error(op, key, err)
 	}
 	old := grants[key]
+	if old != nil && old.Version == math.MaxInt64 && op != "delete" {
+		// Version+1 would overflow into a version that decodeStore
+		// refuses: this Update would write a file that cannot be read.
+		// No store counts that far; it comes from damage or an edit.
+		// Refuse before fn, which could rotate a token whose successor
+		// then could not be stored. Delete still works.
+		return nil, s.error(op, key, fmt.Errorf("%w: grant version %d cannot grow", ErrCorrupt, old.Version))
+	}
 	g, err := fn(old.clone())
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -57,7 +58,13 @@ func fuzzStoreFiles(f *testing.F, key []byte) [][]byte {
 	put("user \"quoted\" é", &Grant{})
 	put("ws-1", &Grant{Token: grantToken()}) // version 2
 	snapshot()
-	return files
+
+	// A grant whose version cannot grow, as no Update writes it.
+	data, err := encodeStore(map[string]*Grant{"ws-1": {Token: grantToken(), Version: math.MaxInt64}}, key)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return append(files, data)
 }
 
 // fuzzDamage returns truncations and bit flips of data: the damage a crash

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
@@ -439,6 +440,54 @@ func TestFileStoreDamagedFile(t *testing.T) {
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "update", se.Op)
 	})
+}
+
+// TestFileStoreVersionAtLimit: a grant whose Version cannot grow (damage,
+// or an edit) is refused by Update before fn runs, rather than stored
+// with a version that overflowed, which would make the whole file
+// unreadable. Delete still removes it, and the other grants stay.
+func TestFileStoreVersionAtLimit(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-1")
+	putGrant(t, s, "ws-2")
+	plain := readFile(t, s.Path)
+	i := strings.LastIndex(string(plain), `"version": 1`) // a grant's, not the file's
+	require.GreaterOrEqual(t, i, 0, "%s", plain)
+	damaged := string(plain[:i]) + `"version": 9223372036854775807` + string(plain[i+len(`"version": 1`):])
+	require.NoError(t, os.WriteFile(s.Path, []byte(damaged), 0o600))
+	grants, err := decodeStore([]byte(damaged), nil)
+	require.NoError(t, err)
+	var key string
+	for k, g := range grants {
+		if g.Version == math.MaxInt64 {
+			key = k
+		}
+	}
+	require.NotEmpty(t, key, "%s", damaged)
+
+	g, err := s.Get(ctx, key)
+	require.NoError(t, err, "Get reads it")
+	assert.Equal(t, int64(math.MaxInt64), g.Version)
+	for _, fn := range []func(*Grant) (*Grant, error){increment, func(*Grant) (*Grant, error) { return nil, nil }} {
+		_, err = s.Update(ctx, key, func(g *Grant) (*Grant, error) {
+			t.Error("fn called for a grant whose version cannot grow")
+			return fn(g)
+		})
+		require.ErrorIs(t, err, ErrCorrupt)
+		var se *StoreError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "update", se.Op)
+		assert.Equal(t, damaged, string(readFile(t, s.Path)), "the file must not be written over")
+	}
+
+	require.NoError(t, s.Delete(ctx, key))
+	_, err = s.Get(ctx, key)
+	require.ErrorIs(t, err, ErrGrantNotFound)
+	other := map[string]string{"ws-1": "ws-2", "ws-2": "ws-1"}[key]
+	g, err = s.Get(ctx, other)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), g.Version)
 }
 
 func TestFileStoreEmptyOrMissingFileIsEmptyStore(t *testing.T) {
