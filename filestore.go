@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors about a store's data, returned wrapped in a *[StoreError]; match
@@ -120,6 +121,9 @@ func (k KeySizeError) Error() string {
 // Never delete or replace either lock file while processes use the store:
 // a process that opened the new file would not exclude those holding the
 // old one. Deleting them while no process uses the store is harmless.
+//
+// Keys must be valid UTF-8, as the file is JSON: Get, Update and Delete
+// return an error for any other key.
 //
 // A FileStore is safe for concurrent use. Use it through a pointer and do
 // not copy it after first use. The zero value with Path set is a
@@ -269,15 +273,22 @@ func (s *FileStore) check(ctx context.Context, key string) error {
 	if s.Key != nil && len(s.Key) != fileKeySize {
 		return KeySizeError(len(s.Key))
 	}
+	if !utf8.ValidString(key) {
+		return errKeyNotUTF8
+	}
 	return nil
 }
+
+// errKeyNotUTF8 is returned for a key that a FileStore cannot keep: JSON
+// would store it with U+FFFD for its invalid bytes, as another key.
+var errKeyNotUTF8 = errors.New("notionauth: FileStore keys must be valid UTF-8")
 
 // error wraps err in a *StoreError, except for the caller's own
 // mistakes and context errors, which are returned as they are, as
 // MemoryStore does.
 func (s *FileStore) error(op, key string, err error) error {
 	switch {
-	case err == errNilContext, err == errEmptyKey,
+	case err == errNilContext, err == errEmptyKey, err == errKeyNotUTF8,
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}

@@ -134,6 +134,31 @@ func TestFileStoreInvalidFields(t *testing.T) {
 	require.Error(t, err, "no Path")
 }
 
+// TestFileStoreKeyNotUTF8: JSON would keep a key with invalid UTF-8 as
+// another key (its invalid bytes made U+FFFD), so that the grant could
+// not be found again, or two keys would share one entry. FileStore
+// refuses such keys instead.
+func TestFileStoreKeyNotUTF8(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-\ufffd")
+	before := readFile(t, s.Path)
+	for _, key := range []string{"ws-\xff", "ws-\xfe", "\xc3"} {
+		_, err := s.Update(ctx, key, func(*Grant) (*Grant, error) {
+			t.Error("fn called for a key the store cannot keep")
+			return &Grant{}, nil
+		})
+		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
+		_, err = s.Get(ctx, key)
+		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
+		require.ErrorIs(t, s.Delete(ctx, key), errKeyNotUTF8, "key %q", key)
+	}
+	assert.Equal(t, before, readFile(t, s.Path))
+	g, err := s.Get(ctx, "ws-\ufffd")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), g.Version)
+}
+
 func TestFileStoreFileModes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
