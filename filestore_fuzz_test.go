@@ -191,14 +191,17 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 	}
 
 	// Update keeps every other grant, or fails without writing.
-	var old *Grant
-	updated, err := s.Update(ctx, key, func(g *Grant) (*Grant, error) {
-		old = g.clone()
-		if g == nil {
-			g = &Grant{}
-		}
-		g.Token = grantToken()
-		return g, nil
+	var old, updated *Grant
+	err := call("Update", func() (err error) {
+		updated, err = s.Update(ctx, key, func(g *Grant) (*Grant, error) {
+			old = g.clone()
+			if g == nil {
+				g = &Grant{}
+			}
+			g.Token = grantToken()
+			return g, nil
+		})
+		return err
 	})
 	if err != nil {
 		unchanged("Update")
@@ -322,8 +325,9 @@ func checkReadable(t *testing.T, data, key []byte, grants map[string]*Grant) {
 	}
 	plain := data
 	if key != nil {
-		if len(data) < headerSize || string(data[:5]) != "NAUTH" || data[5] != 1 ||
-			int(binary.BigEndian.Uint32(data[18:22])) != len(data)-headerSize {
+		const header = 22 // "NAUTH", version 1, 12-byte nonce, uint32 length
+		if len(data) < header || string(data[:5]) != "NAUTH" || data[5] != 1 ||
+			int(binary.BigEndian.Uint32(data[18:22])) != len(data)-header {
 			t.Fatalf("a file without a valid header was read as a store")
 		}
 		block, err := aes.NewCipher(key)
@@ -334,7 +338,7 @@ func checkReadable(t *testing.T, data, key []byte, grants map[string]*Grant) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if plain, err = gcm.Open(nil, data[6:18], data[headerSize:], data[:headerSize]); err != nil {
+		if plain, err = gcm.Open(nil, data[6:18], data[header:], data[:header]); err != nil {
 			t.Fatalf("a file that does not authenticate was read as a store")
 		}
 	}
