@@ -11,10 +11,13 @@ import (
 )
 
 // Polling intervals while another process holds a FileStore's lock: the
-// first wait, doubled after each try up to the last.
+// first wait, doubled after each try up to the last. The last is short
+// because the processes waiting at the turnstile race for it at each
+// poll: a long interval would favour those that just arrived over those
+// that have waited longest.
 const (
 	lockPollMin = time.Millisecond
-	lockPollMax = 20 * time.Millisecond
+	lockPollMax = 5 * time.Millisecond
 )
 
 // lockFile takes an exclusive or shared flock(2) on f. It tries without

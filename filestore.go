@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // Errors about a store's data, returned wrapped in a *[StoreError]; match
@@ -85,6 +86,18 @@ func (k KeySizeError) Error() string {
 // every other key, so a FileStore suits tens to a few thousands of grants
 // with infrequent refreshes; use a server-backed store beyond that.
 //
+// flock itself is not fair: a process that releases the lock and takes it
+// again at once could keep it from the others for as long as it loops. So
+// a second sibling file, Path+".lock.queue", is a turnstile: an Update or
+// a Get first takes an exclusive flock on it, then the lock on Path+".lock",
+// and only then releases the turnstile. Whoever holds the turnstile is
+// next to take the lock: a holder that comes back for it waits at the
+// turnstile meanwhile, and so do new Gets, so that a waiting Update is not
+// starved by readers either. The turnstile is held only while waiting for
+// the lock, never while reading, writing or running fn. (Several waiters
+// take the turnstile in no set order, so this is fairness enough for a
+// deadline of a second, not a strict queue.)
+//
 // Every Update reads the file, applies fn, and writes the result to a new
 // temporary file in the same directory (mode 0600), which is synced and
 // then renamed over Path; the directory is synced too. A crash therefore
@@ -92,17 +105,25 @@ func (k KeySizeError) Error() string {
 // file left behind by a crash is ignored (and removed by the next Update).
 //
 // Path is replaced on every Update, so it must not be a symbolic link: the
-// link itself would be replaced by the new file. Get creates the lock file
-// when it does not exist, so the directory must be writable for reads too.
+// link itself would be replaced by the new file. Get creates the two lock
+// files (mode 0600, empty) when they do not exist, so the directory must
+// be writable for reads too.
 //
 // An empty or missing file is an empty store. A file that cannot be read
 // as a store is an error (see [StoreError]), never an empty store, and is
-// never written over.
+// never written over. That includes a plaintext file with a field name the
+// format does not have, or without its "grants": a name damaged by one
+// flipped bit would otherwise lose the grants under it.
 //
 // File locking works on Linux, macOS, the BSDs and illumos; elsewhere
 // every method returns an error matching errors.ErrUnsupported. flock is
 // not reliable on network file systems, so Path must be on a local disk.
-// Never delete the lock file while processes use the store.
+// Never delete or replace either lock file while processes use the store:
+// a process that opened the new file would not exclude those holding the
+// old one. Deleting them while no process uses the store is harmless.
+//
+// Keys must be valid UTF-8, as the file is JSON: Get, Update and Delete
+// return an error for any other key.
 //
 // A FileStore is safe for concurrent use. Use it through a pointer and do
 // not copy it after first use. The zero value with Path set is a
@@ -120,8 +141,9 @@ type FileStore struct {
 	// failed to load never silently means "no encryption".
 	Key []byte
 
-	mu  sync.Mutex    // guards sem
-	sem chan struct{} // the in-process lock held by Update; made on first use
+	mu   sync.Mutex    // guards sem and turn
+	sem  chan struct{} // the in-process lock held by Update; made on first use
+	turn chan struct{} // the in-process turnstile, held with the file's; made on first use
 }
 
 var _ Store = (*FileStore)(nil)
@@ -150,7 +172,7 @@ func (s *FileStore) Get(ctx context.Context, key string) (*Grant, error) {
 	if err := s.check(ctx, key); err != nil {
 		return nil, s.error("get", key, err)
 	}
-	unlock, err := lockPath(ctx, s.Path+".lock", false)
+	unlock, err := s.lock(ctx, false)
 	if err != nil {
 		return nil, s.error("get", key, err)
 	}
@@ -191,12 +213,12 @@ func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) 
 	// anew, so goroutines of this process exclude each other through it
 	// too. The in-process lock spares them polling flock against each
 	// other.
-	release, err := s.lockProcess(ctx)
+	release, err := s.lockProcess(ctx, &s.sem)
 	if err != nil {
 		return nil, s.error(op, key, err)
 	}
 	defer release()
-	unlock, err := lockPath(ctx, s.Path+".lock", true)
+	unlock, err := s.lock(ctx, true)
 	if err != nil {
 		return nil, s.error(op, key, err)
 	}
@@ -210,6 +232,14 @@ func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) 
 		return nil, s.error(op, key, err)
 	}
 	old := grants[key]
+	if old != nil && old.Version == math.MaxInt64 && op != "delete" {
+		// Version+1 would overflow into a version that decodeStore
+		// refuses: this Update would write a file that cannot be read.
+		// No store counts that far; it comes from damage or an edit.
+		// Refuse before fn, which could rotate a token whose successor
+		// then could not be stored. Delete still works.
+		return nil, s.error(op, key, fmt.Errorf("%w: grant version %d cannot grow", ErrCorrupt, old.Version))
+	}
 	g, err := fn(old.clone())
 	if err != nil {
 		return nil, err
@@ -243,33 +273,67 @@ func (s *FileStore) check(ctx context.Context, key string) error {
 	if s.Key != nil && len(s.Key) != fileKeySize {
 		return KeySizeError(len(s.Key))
 	}
+	if !utf8.ValidString(key) {
+		return errKeyNotUTF8
+	}
 	return nil
 }
+
+// errKeyNotUTF8 is returned for a key that a FileStore cannot keep: JSON
+// would store it with U+FFFD for its invalid bytes, as another key.
+var errKeyNotUTF8 = errors.New("notionauth: FileStore keys must be valid UTF-8")
 
 // error wraps err in a *StoreError, except for the caller's own
 // mistakes and context errors, which are returned as they are, as
 // MemoryStore does.
 func (s *FileStore) error(op, key string, err error) error {
 	switch {
-	case err == errNilContext, err == errEmptyKey,
+	case err == errNilContext, err == errEmptyKey, err == errKeyNotUTF8,
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
 	return &StoreError{Op: op, Key: key, Path: s.Path, Err: err}
 }
 
-// lockProcess takes the in-process lock that Updates hold, or returns
-// ctx's error if ctx is done first.
-func (s *FileStore) lockProcess(ctx context.Context) (release func(), err error) {
-	s.mu.Lock()
-	if s.sem == nil {
-		s.sem = make(chan struct{}, 1)
+// The store's lock files: Path+lockSuffix is the lock, Path+queueSuffix
+// the turnstile in front of it.
+const (
+	lockSuffix  = ".lock"
+	queueSuffix = ".lock.queue"
+)
+
+// lock takes the store's file lock, exclusive or shared, through the
+// turnstile (see FileStore's doc): it waits for the turnstile, then for
+// the lock, then leaves the turnstile to the next in line. It returns
+// ctx's error if ctx is done at either stage. Goroutines of this process
+// queue for the turnstile in process first, so that they do not poll
+// flock against each other. unlock releases the lock.
+func (s *FileStore) lock(ctx context.Context, exclusive bool) (unlock func(), err error) {
+	leave, err := s.lockProcess(ctx, &s.turn)
+	if err != nil {
+		return nil, err
 	}
-	sem := s.sem
+	defer leave()
+	leaveQueue, err := lockPath(ctx, s.Path+queueSuffix, true)
+	if err != nil {
+		return nil, err
+	}
+	defer leaveQueue()
+	return lockPath(ctx, s.Path+lockSuffix, exclusive)
+}
+
+// lockProcess takes the in-process lock *sem (s.sem or s.turn), making it
+// on first use, or returns ctx's error if ctx is done first.
+func (s *FileStore) lockProcess(ctx context.Context, sem *chan struct{}) (release func(), err error) {
+	s.mu.Lock()
+	if *sem == nil {
+		*sem = make(chan struct{}, 1)
+	}
+	c := *sem
 	s.mu.Unlock()
 	select {
-	case sem <- struct{}{}:
-		return func() { <-sem }, nil
+	case c <- struct{}{}:
+		return func() { <-c }, nil
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -480,20 +544,39 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 		return nil, fmt.Errorf("%w: not a store file", ErrCorrupt)
 	}
 
+	// Every field name must be one of the format's: a name that a flipped
+	// bit or a bad edit made unknown would otherwise be skipped, and a
+	// grant (or all of them, under "grants") silently lost, then written
+	// over by the next Update.
 	var f storeFileV1
-	if err := json.Unmarshal(data, &f); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
 		return nil, jsonError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data after the JSON", ErrCorrupt)
 	}
 	switch {
 	case f.Version == 0:
 		return nil, fmt.Errorf("%w: no format version", ErrCorrupt)
 	case f.Version != jsonVersion:
 		return nil, fmt.Errorf("%w: %d", ErrUnsupportedFormat, f.Version)
+	case f.Grants == nil: // missing or null: the store writes {} for none
+		return nil, fmt.Errorf("%w: no grants", ErrCorrupt)
 	}
 	grants := make(map[string]*Grant, len(f.Grants))
 	for k, g := range f.Grants {
 		if k == "" || g == nil || g.Version < 1 {
 			return nil, fmt.Errorf("%w: invalid grant entry", ErrCorrupt)
+		}
+		// The store writes tokens in EncodeToken's form, version 1; early
+		// files have no version.
+		if t := g.Token; t != nil && t.Version != 0 && t.Version != tokenVersion {
+			if t.Version > tokenVersion {
+				return nil, fmt.Errorf("%w: token format version %d", ErrUnsupportedFormat, t.Version)
+			}
+			return nil, fmt.Errorf("%w: token format version %d", ErrCorrupt, t.Version)
 		}
 		grants[k] = &Grant{
 			Key:           k,
@@ -519,6 +602,11 @@ func jsonError(err error) error {
 		return fmt.Errorf("%w: invalid JSON at byte %d", ErrCorrupt, syntax.Offset)
 	case errors.As(err, &typ):
 		return fmt.Errorf("%w: JSON field %q has the wrong type", ErrCorrupt, typ.Field)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// DisallowUnknownFields' error has no type of its own. The name
+		// is left out: it is the file's, and damage can make anything a
+		// name.
+		return fmt.Errorf("%w: unknown JSON field", ErrCorrupt)
 	default:
 		return fmt.Errorf("%w: invalid JSON", ErrCorrupt)
 	}

@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
+	mathrand "math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -131,6 +134,31 @@ func TestFileStoreInvalidFields(t *testing.T) {
 	require.Error(t, err, "no Path")
 }
 
+// TestFileStoreKeyNotUTF8: JSON would keep a key with invalid UTF-8 as
+// another key (its invalid bytes made U+FFFD), so that the grant could
+// not be found again, or two keys would share one entry. FileStore
+// refuses such keys instead.
+func TestFileStoreKeyNotUTF8(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-\ufffd")
+	before := readFile(t, s.Path)
+	for _, key := range []string{"ws-\xff", "ws-\xfe", "\xc3"} {
+		_, err := s.Update(ctx, key, func(*Grant) (*Grant, error) {
+			t.Error("fn called for a key the store cannot keep")
+			return &Grant{}, nil
+		})
+		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
+		_, err = s.Get(ctx, key)
+		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
+		require.ErrorIs(t, s.Delete(ctx, key), errKeyNotUTF8, "key %q", key)
+	}
+	assert.Equal(t, before, readFile(t, s.Path))
+	g, err := s.Get(ctx, "ws-\ufffd")
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), g.Version)
+}
+
 func TestFileStoreFileModes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -143,7 +171,7 @@ func TestFileStoreFileModes(t *testing.T) {
 			require.NoError(t, os.WriteFile(s.Path, nil, 0o644))
 			require.NoError(t, os.Chmod(s.Path, 0o644))
 			putGrant(t, s, "ws-1")
-			for _, p := range []string{s.Path, s.Path + ".lock"} {
+			for _, p := range []string{s.Path, s.Path + ".lock", s.Path + ".lock.queue"} {
 				fi, err := os.Stat(p)
 				require.NoError(t, err)
 				assert.Equal(t, fs.FileMode(0o600), fi.Mode().Perm(), p)
@@ -359,6 +387,56 @@ func TestFileStoreDamagedFile(t *testing.T) {
 		}
 	})
 
+	t.Run("PlaintextFlippedBit", func(t *testing.T) {
+		// Plaintext has no checksum, but a flipped bit in a field's name
+		// must not make a grant, or every grant, silently disappear: the
+		// next Update would write the loss over the file. Found by
+		// FuzzFileStoreFile.
+		ps := newFileStore(t, nil)
+		putGrant(t, ps, "ws-1")
+		plain := readFile(t, ps.Path)
+		for _, tc := range []struct{ from, to string }{
+			{`"grants"`, "\"gr`nts\""}, // every grant
+			{`"grants"`, `"graots"`},
+			{`"token"`, `"tokeo"`},           // the token of a grant
+			{`"updated"`, `"updatec"`},       // a grant's field
+			{`"token_type"`, `"uoken_type"`}, // a token's
+			{`"user_email"`, `"user_emaim"`}, // an owner's
+		} {
+			damaged := strings.Replace(string(plain), tc.from, tc.to, 1)
+			require.NotEqual(t, string(plain), damaged, tc.from)
+			require.NoError(t, os.WriteFile(ps.Path, []byte(damaged), 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "%s flipped to %s", tc.from, tc.to)
+		}
+	})
+
+	t.Run("PlaintextNoGrants", func(t *testing.T) {
+		// A file that says nothing about grants is not an empty store.
+		ps := &FileStore{Path: s.Path}
+		for _, data := range []string{`{"version":1}`, `{"version":1,"grants":null}`, `{"grants":{},"version":1,"grants":null}`} {
+			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "file %q", data)
+		}
+	})
+
+	t.Run("PlaintextTrailingData", func(t *testing.T) {
+		ps := &FileStore{Path: s.Path}
+		for _, data := range []string{`{"version":1,"grants":{}}{}`, `{"version":1,"grants":{}} x`, `{"version":1,"grants":{}}]`} {
+			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
+			checkUnreadable(t, ps, ErrCorrupt, "file %q", data)
+		}
+	})
+
+	t.Run("NewerTokenFormat", func(t *testing.T) {
+		ps := newFileStore(t, nil)
+		putGrant(t, ps, "ws-1")
+		plain := readFile(t, ps.Path)
+		damaged := strings.Replace(string(plain), `"v": 1,`, `"v": 2,`, 1)
+		require.NotEqual(t, string(plain), damaged)
+		require.NoError(t, os.WriteFile(ps.Path, []byte(damaged), 0o600))
+		checkUnreadable(t, ps, ErrUnsupportedFormat)
+	})
+
 	t.Run("NewerFormat", func(t *testing.T) {
 		ps := &FileStore{Path: s.Path}
 		require.NoError(t, os.WriteFile(s.Path, []byte(`{"version":2,"grants":{}}`), 0o600))
@@ -387,6 +465,54 @@ func TestFileStoreDamagedFile(t *testing.T) {
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "update", se.Op)
 	})
+}
+
+// TestFileStoreVersionAtLimit: a grant whose Version cannot grow (damage,
+// or an edit) is refused by Update before fn runs, rather than stored
+// with a version that overflowed, which would make the whole file
+// unreadable. Delete still removes it, and the other grants stay.
+func TestFileStoreVersionAtLimit(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-1")
+	putGrant(t, s, "ws-2")
+	plain := readFile(t, s.Path)
+	i := strings.LastIndex(string(plain), `"version": 1`) // a grant's, not the file's
+	require.GreaterOrEqual(t, i, 0, "%s", plain)
+	damaged := string(plain[:i]) + `"version": 9223372036854775807` + string(plain[i+len(`"version": 1`):])
+	require.NoError(t, os.WriteFile(s.Path, []byte(damaged), 0o600))
+	grants, err := decodeStore([]byte(damaged), nil)
+	require.NoError(t, err)
+	var key string
+	for k, g := range grants {
+		if g.Version == math.MaxInt64 {
+			key = k
+		}
+	}
+	require.NotEmpty(t, key, "%s", damaged)
+
+	g, err := s.Get(ctx, key)
+	require.NoError(t, err, "Get reads it")
+	assert.Equal(t, int64(math.MaxInt64), g.Version)
+	for _, fn := range []func(*Grant) (*Grant, error){increment, func(*Grant) (*Grant, error) { return nil, nil }} {
+		_, err = s.Update(ctx, key, func(g *Grant) (*Grant, error) {
+			t.Error("fn called for a grant whose version cannot grow")
+			return fn(g)
+		})
+		require.ErrorIs(t, err, ErrCorrupt)
+		var se *StoreError
+		require.ErrorAs(t, err, &se)
+		assert.Equal(t, "update", se.Op)
+		assert.Equal(t, damaged, string(readFile(t, s.Path)), "the file must not be written over")
+	}
+
+	require.NoError(t, s.Delete(ctx, key))
+	_, err = s.Get(ctx, key)
+	require.ErrorIs(t, err, ErrGrantNotFound)
+	other := map[string]string{"ws-1": "ws-2", "ws-2": "ws-1"}[key]
+	g, err = s.Get(ctx, other)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), g.Version)
 }
 
 func TestFileStoreEmptyOrMissingFileIsEmptyStore(t *testing.T) {
@@ -438,7 +564,7 @@ func TestFileStoreCrashLeavesOldState(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.ElementsMatch(t, []string{"grants", "grants.lock", "grants.tmp-notours"}, names)
+	assert.ElementsMatch(t, []string{"grants", "grants.lock", "grants.lock.queue", "grants.tmp-notours"}, names)
 }
 
 // TestFileStoreLockWaitHonoursContext takes the file's lock from a second
@@ -486,6 +612,45 @@ func TestFileStoreLockWaitHonoursContext(t *testing.T) {
 	close(release)
 	require.NoError(t, <-holderDone)
 	g, err := s2.Get(ctx, "ws-1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), g.Version)
+}
+
+// TestFileStoreTurnstileWaitHonoursContext: a call waiting at the
+// turnstile, held by another process waiting for the lock, gives up when
+// its context is done, without taking the lock.
+func TestFileStoreTurnstileWaitHonoursContext(t *testing.T) {
+	ctx := context.Background()
+	s := newFileStore(t, nil)
+	putGrant(t, s, "ws-1")
+	leave, err := lockPath(ctx, s.Path+".lock.queue", true) // a waiter elsewhere
+	require.NoError(t, err)
+
+	short := func() context.Context {
+		ctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+		t.Cleanup(cancel)
+		return ctx
+	}
+	_, err = s.Update(short(), "ws-1", func(*Grant) (*Grant, error) {
+		t.Error("fn called past the turnstile")
+		return nil, nil
+	})
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	_, err = s.Get(short(), "ws-1")
+	require.ErrorIs(t, err, context.DeadlineExceeded, "Get must queue at the turnstile too")
+	require.ErrorIs(t, s.Delete(short(), "ws-1"), context.DeadlineExceeded)
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { time.Sleep(20 * time.Millisecond); cancel() }()
+	_, err = s.Get(cctx, "ws-1")
+	require.ErrorIs(t, err, context.Canceled)
+
+	// The waiter elsewhere gets the lock and leaves the turnstile: the
+	// store works again, and nothing of the calls that gave up remains.
+	unlock, err := lockPath(ctx, s.Path+".lock", true)
+	require.NoError(t, err)
+	leave()
+	unlock()
+	g, err := s.Update(ctx, "ws-1", increment)
 	require.NoError(t, err)
 	assert.Equal(t, int64(2), g.Version)
 }
@@ -662,4 +827,179 @@ func TestFileStoreJSONAndSlogRedactKey(t *testing.T) {
 		assert.NotContains(t, out, hex.EncodeToString(key))
 		assert.NotContains(t, out, string(key))
 	}
+}
+
+const (
+	helperLoopEnv  = "NOTIONAUTH_STORE_HELPER_LOOP"  // what TestHelperLoop does: "update" or "get"
+	helperReadyEnv = "NOTIONAUTH_STORE_HELPER_READY" // a file TestHelperLoop creates once it loops
+	helperStopEnv  = "NOTIONAUTH_STORE_HELPER_STOP"  // a file that tells TestHelperLoop to stop
+)
+
+// loopReaders is how many goroutines TestHelperLoop runs Gets from, so
+// that their shared locks overlap.
+const loopReaders = 4
+
+// TestHelperLoop is not a test: TestFileStoreFairLock runs the test binary
+// again with -test.run=^TestHelperLoop$ and helperLoopEnv set, and this
+// function then takes the store's lock in a tight loop until told to stop:
+// Updates of "shared" with 0-5 ms of work in each, or Gets from several
+// goroutines at once (of "other"). It prints how many Updates it made.
+func TestHelperLoop(t *testing.T) {
+	mode := os.Getenv(helperLoopEnv)
+	if mode == "" {
+		return
+	}
+	key, err := hex.DecodeString(os.Getenv(helperKeyEnv))
+	require.NoError(t, err)
+	s, err := NewFileStore(os.Getenv(helperPathEnv), key)
+	require.NoError(t, err)
+	ready, stop := os.Getenv(helperReadyEnv), os.Getenv(helperStopEnv)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	stopped := func() bool {
+		_, err := os.Stat(stop)
+		return err == nil || ctx.Err() != nil
+	}
+
+	var updates atomic.Int64
+	var readyOnce sync.Once
+	markReady := func() { readyOnce.Do(func() { require.NoError(t, os.WriteFile(ready, nil, 0o600)) }) }
+	loop := func() error {
+		for !stopped() {
+			switch mode {
+			case "update":
+				_, err := s.Update(ctx, "shared", func(g *Grant) (*Grant, error) {
+					time.Sleep(time.Duration(mathrand.Int64N(int64(5 * time.Millisecond))))
+					return increment(g)
+				})
+				if err != nil {
+					return err
+				}
+				updates.Add(1)
+			case "get":
+				if _, err := s.Get(ctx, "other"); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("unknown loop %q", mode)
+			}
+			markReady()
+		}
+		return nil
+	}
+	goroutines := 1
+	if mode == "get" {
+		goroutines = loopReaders
+	}
+	errs := make(chan error, goroutines)
+	for range goroutines {
+		go func() { errs <- loop() }()
+	}
+	for range goroutines {
+		require.NoError(t, <-errs)
+	}
+	fmt.Printf("updates=%d\n", updates.Load())
+}
+
+// TestFileStoreFairLock: while other processes take the store's lock in
+// a tight loop, an Update with a deadline of a second still gets its turn.
+// flock alone is not fair: a process that releases it and takes it again
+// at once starves the others, and so do readers whose shared locks
+// overlap.
+func TestFileStoreFairLock(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	for _, loops := range [][]string{{"update"}, {"get"}, {"update", "update"}, {"update", "get"}} {
+		t.Run(strings.Join(loops, "+"), func(t *testing.T) { testFairLock(t, loops) })
+	}
+}
+
+// testFairLock starts a child process for each of loops (see
+// TestHelperLoop), then makes Updates of its own, each with a deadline of
+// a second, and checks that none times out and none is lost.
+func testFairLock(t *testing.T, loops []string) {
+	const (
+		updates  = 30 // by this process, one after the other
+		deadline = time.Second
+	)
+	key := newKey(t)
+	s := newFileStore(t, key)
+	putGrant(t, s, "other")
+	dir := filepath.Dir(s.Path)
+	stop := filepath.Join(dir, "stop")
+	t.Cleanup(func() {
+		_ = os.WriteFile(stop, nil, 0o600) // stops the children if the test failed early
+	})
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	type child struct {
+		cmd   *exec.Cmd
+		out   bytes.Buffer
+		ready string
+		done  chan error
+	}
+	children := make([]*child, len(loops))
+	for i, loop := range loops {
+		c := &child{
+			cmd:   exec.CommandContext(ctx, os.Args[0], "-test.run=^TestHelperLoop$", "-test.count=1", "-test.v"),
+			ready: filepath.Join(dir, "ready-"+strconv.Itoa(i)),
+			done:  make(chan error, 1),
+		}
+		c.cmd.Env = append(os.Environ(),
+			helperLoopEnv+"="+loop,
+			helperPathEnv+"="+s.Path,
+			helperKeyEnv+"="+hex.EncodeToString(key),
+			helperReadyEnv+"="+c.ready,
+			helperStopEnv+"="+stop,
+		)
+		c.cmd.Stdout, c.cmd.Stderr = &c.out, &c.out
+		require.NoError(t, c.cmd.Start())
+		go func() { c.done <- c.cmd.Wait() }()
+		children[i] = c
+	}
+	for i, c := range children {
+		for {
+			if _, err := os.Stat(c.ready); err == nil {
+				break
+			}
+			select {
+			case err := <-c.done:
+				t.Fatalf("child %d exited before looping: %v\n%s", i, err, c.out.String())
+			case <-time.After(time.Millisecond):
+			}
+		}
+	}
+
+	timeouts, slowest := 0, time.Duration(0)
+	for range updates {
+		uctx, ucancel := context.WithTimeout(ctx, deadline)
+		start := time.Now()
+		_, err := s.Update(uctx, "shared", increment)
+		ucancel()
+		slowest = max(slowest, time.Since(start))
+		if errors.Is(err, context.DeadlineExceeded) {
+			timeouts++
+			continue
+		}
+		require.NoError(t, err)
+	}
+	require.NoError(t, os.WriteFile(stop, nil, 0o600))
+	childUpdates := 0
+	for i, c := range children {
+		require.NoError(t, <-c.done, "child %d:\n%s", i, c.out.String())
+		var n int
+		out := c.out.String()
+		_, err := fmt.Sscanf(out[max(strings.Index(out, "updates="), 0):], "updates=%d", &n)
+		require.NoError(t, err, "child %d:\n%s", i, out)
+		childUpdates += n
+	}
+	t.Logf("against %s: %d of %d Updates timed out (deadline %v); slowest %v; the children made %d Updates",
+		strings.Join(loops, "+"), timeouts, updates, deadline, slowest, childUpdates)
+
+	assert.Zero(t, timeouts, "Updates that timed out waiting for the lock, of %d", updates)
+	g, err := s.Get(ctx, "shared")
+	require.NoError(t, err)
+	assert.Equal(t, updates-timeouts+childUpdates, counter(t, g), "an update was lost")
 }
