@@ -3,6 +3,7 @@ package notionauth_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -364,3 +365,87 @@ func TestSecretsByValue(t *testing.T) {
 	leaks.add(fmt.Sprintf("%v %+v %#v %s %q %x %d", app, app, app, app, app, app, app))
 	leaks.check(t)
 }
+
+// failingStore fails every call with err once armed.
+type failingStore struct {
+	notionauth.Store
+	err   atomic.Pointer[error]
+	calls atomic.Int32
+}
+
+func (s *failingStore) fail(err error) { s.err.Store(&err) }
+
+func (s *failingStore) failing() error {
+	if p := s.err.Load(); p != nil {
+		s.calls.Add(1)
+		return *p
+	}
+	return nil
+}
+
+func (s *failingStore) Get(ctx context.Context, key string) (*notionauth.Grant, error) {
+	if err := s.failing(); err != nil {
+		return nil, err
+	}
+	return s.Store.Get(ctx, key)
+}
+
+func (s *failingStore) Update(ctx context.Context, key string, fn func(*notionauth.Grant) (*notionauth.Grant, error)) (*notionauth.Grant, error) {
+	if err := s.failing(); err != nil {
+		return nil, err
+	}
+	return s.Store.Update(ctx, key, fn)
+}
+
+// TestManagerStoreFailures: a Store that fails never makes a grant look
+// revoked or absent: the Manager's calls fail as Unavailable (a disk or
+// server that fails: retry later) or InvalidRequest (a wrong key: fix the
+// setup), never AuthRevoked, and the grant is intact once the Store is.
+func TestManagerStoreFailures(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		kind notionauth.Kind
+	}{
+		{"disk", &notionauth.StoreError{Op: "get", Key: mgrKey, Err: fmt.Errorf("write: %w", errNoSpace)}, notionauth.Unavailable},
+		{"wrong key", &notionauth.StoreError{Op: "get", Key: mgrKey, Err: notionauth.ErrWrongKey}, notionauth.InvalidRequest},
+		{"unknown", errNoSpace, notionauth.Unavailable},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newMgrEnv(t, false)
+			store := &failingStore{Store: &notionauth.MemoryStore{}}
+			m := &notionauth.Manager{Config: e.cfg, Store: store, Base: e.srv.Transport(), CacheTTL: time.Nanosecond,
+				OnAuthRevoked: e.revoked.record}
+			tok := e.connectKey(t, mgrKey)
+			require.NoError(t, m.Connect(context.Background(), mgrKey, tok))
+			_, err := m.Client(mgrKey).User.Me(context.Background())
+			require.NoError(t, err)
+
+			store.fail(tc.err)
+			e.srv.RevokeToken(tok.AccessToken) // a 401 would now ask the Store for a refresh
+			for range 3 {
+				_, err = m.Client(mgrKey).User.Me(context.Background())
+				ne := notionErr(t, err)
+				assert.NotErrorIs(t, err, notionauth.ErrAuthRevoked)
+				assert.Equal(t, tc.kind, ne.Kind, "%v", err)
+				assert.Equal(t, mgrKey, ne.Key)
+			}
+			assert.Positive(t, store.calls.Load(), "the Store was asked")
+			_, err = m.Client("never-read").User.Me(context.Background())
+			ne := notionErr(t, err)
+			assert.Equal(t, tc.kind, ne.Kind, "a key read for the first time: %v", err)
+			assert.NotErrorIs(t, err, notionauth.ErrGrantNotFound, "a failing Store is not a missing grant")
+			assert.Empty(t, e.revoked.get(), "a failing Store revokes nothing")
+
+			store.err.Store(nil)
+			g, err := m.Grant(context.Background(), mgrKey)
+			require.NoError(t, err)
+			assert.True(t, g.Revoked.IsZero(), "the grant is intact")
+			assert.Equal(t, tok.RefreshToken, g.Token.RefreshToken)
+		})
+	}
+}
+
+var errNoSpace = errors.New("no space left on device")
