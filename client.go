@@ -264,7 +264,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // revoked.
 type keySource interface {
 	Refresher
-	bearer(st *transportState) (*bearer, *Error)
+	bearer(now int64) (*bearer, *Error) // now on the Transport's pace clock, 0 when pacing is off
 	name() string
 	lost(ctx context.Context, token string, e *Error)
 }
@@ -297,6 +297,7 @@ type call struct {
 	src    keySource // the Manager's grant the call is made for; nil: none
 	tok    *bearer   // the token sent; nil when the request carries none
 	auth   string    // the request's own Authorization header
+	now    int64     // when the call began on the pace's clock; 0: not read
 	tk     ticket    // the pace's ticket of the attempt in flight
 	last   *Error    // the last attempt's failure
 	n      int       // requests sent
@@ -347,7 +348,10 @@ func (c *call) token() *Error {
 	auth := headerValue(c.req.Header, "Authorization")
 	c.auth = auth
 	if c.src != nil {
-		b, e := c.src.bearer(c.st)
+		if c.st.pace != nil {
+			c.now = c.st.pace.now() // read once, for the grant and the pace
+		}
+		b, e := c.src.bearer(c.now)
 		if e != nil {
 			return c.fromCause("cannot get the grant's token", e)
 		}
@@ -414,7 +418,14 @@ func (c *call) turn() *Error {
 			return c.waitError(err, waited)
 		}
 	}
-	tk, waited, err := c.tok.pace.acquire(c.ctx, c.t.Retry.maxWait())
+	var tk ticket
+	var waited time.Duration
+	var err error
+	if c.now != 0 && c.n == 0 {
+		tk, waited, err = c.tok.pace.acquireAt(c.ctx, c.t.Retry.maxWait(), c.now)
+	} else {
+		tk, waited, err = c.tok.pace.acquire(c.ctx, c.t.Retry.maxWait())
+	}
 	if err != nil {
 		return c.waitError(err, waited)
 	}

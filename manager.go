@@ -243,7 +243,7 @@ func (m *Manager) Stats() Stats {
 // ClearPause ends the pause of key's token and of its workspace, if one
 // is in force; see [Transport.ClearPause].
 func (m *Manager) ClearPause(key string) error {
-	b, e := m.source(key).bearer(m.tr.st)
+	b, e := m.source(key).bearer(0)
 	if e != nil {
 		return e
 	}
@@ -442,8 +442,10 @@ func (s *grantSource) state(g *Grant) *grantState {
 
 // bearer returns the key's token, ready to send: from what the key holds
 // while it is fresh, else read again from the Store.
-func (s *grantSource) bearer(*transportState) (*bearer, *Error) {
-	now := s.m.now()
+func (s *grantSource) bearer(now int64) (*bearer, *Error) {
+	if now == 0 {
+		now = s.m.now()
+	}
 	if now-s.used.Load() > int64(time.Second) {
 		s.used.Store(now)
 	}
@@ -510,7 +512,7 @@ func revokedGrant(g *Grant, key string) *Error {
 // Token returns the key's access token. A revoked grant fails at once
 // with an *Error of Kind AuthRevoked, without a request to Notion.
 func (s *grantSource) Token() (*oauth2.Token, error) {
-	b, e := s.bearer(nil)
+	b, e := s.bearer(0)
 	if e != nil {
 		return nil, e
 	}

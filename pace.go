@@ -332,7 +332,11 @@ func (p *pacer) touch(now int64) {
 // it returns the wait still expected and ctx's error
 // (context.DeadlineExceeded for a deadline).
 func (p *pacer) acquire(ctx context.Context, maxWait time.Duration) (ticket, time.Duration, error) {
-	now := p.cfg.now()
+	return p.acquireAt(ctx, maxWait, p.cfg.now())
+}
+
+// acquireAt is acquire at now, a time just read from the pacer's clock.
+func (p *pacer) acquireAt(ctx context.Context, maxWait time.Duration, now int64) (ticket, time.Duration, error) {
 	p.touch(now)
 	if p.waiting.Load() == 0 && now < p.end() {
 		if g, ok := p.take(now); ok {
