@@ -213,7 +213,7 @@ func (st *transportState) bearerFor(tok string) (*bearer, string) {
 	if b := st.bearer.Load(); b != nil && b.token() == tok && (b.pace == nil || !b.pace.dead.Load()) {
 		return b, ""
 	}
-	if msg := checkToken(tok); msg != "" {
+	if msg := tokenProblem(tok); msg != "" {
 		return nil, msg
 	}
 	b := st.newBearer(tok, maphash.String(st.seed, tok))
@@ -221,10 +221,10 @@ func (st *transportState) bearerFor(tok string) (*bearer, string) {
 	return b, ""
 }
 
-// checkToken says what makes tok impossible to send, or "" when nothing
+// tokenProblem says what makes tok impossible to send, or "" when nothing
 // does. A token is printable ASCII without spaces; a newline at its end
 // (a token read from a file) is the usual culprit.
-func checkToken(tok string) string {
+func tokenProblem(tok string) string {
 	for i := 0; i < len(tok); i++ {
 		switch c := tok[i]; {
 		case c == '\n' || c == '\r':

@@ -428,7 +428,7 @@ func (s *grantSource) state(g *Grant) *grantState {
 	if cur := s.cur.Load(); cur != nil && cur.b != nil && cur.b.token() == tok && (cur.b.pace == nil || !cur.b.pace.dead.Load()) {
 		return cur // the same token: keep its bearer
 	}
-	if msg := checkToken(tok); msg != "" {
+	if msg := tokenProblem(tok); msg != "" {
 		return &grantState{err: &Error{Kind: InvalidRequest, Key: s.key, Message: "the grant's token: " + msg}}
 	}
 	st := s.m.tr.st
