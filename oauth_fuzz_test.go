@@ -281,11 +281,14 @@ func checkOAuthError(t *testing.T, what string, err error, path string, scrubbed
 		t.Fatalf("%s: RetryAfter = %v out of range", what, e.RetryAfter)
 	}
 	// On the token endpoints only invalid_grant says the grant is gone,
-	// and nothing that did not come from Notion may say so. (A short
-	// code, such as "a", is scrubbed out of the code too.)
+	// and nothing that did not come from Notion may say so. (A code that
+	// is part of "invalid_grant", such as "invalid", is scrubbed out of it
+	// too; one shorter than minSecret, such as "a", is not.)
 	invalidGrant := CodeInvalidGrant
 	for _, s := range scrubbed {
-		invalidGrant = strings.ReplaceAll(invalidGrant, s, redacted)
+		if len(s) >= minSecret {
+			invalidGrant = strings.ReplaceAll(invalidGrant, s, redacted)
+		}
 	}
 	if e.Kind == AuthRevoked && (e.Code != invalidGrant || e.Reason == ReasonEdge) {
 		t.Fatalf("%s: AuthRevoked for code %q, reason %q: %#v", what, e.Code, e.Reason, e)
