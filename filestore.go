@@ -19,64 +19,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
+
+	"github.com/notionauth/notionauth/internal/page"
 )
-
-// Errors about a store's data, returned wrapped in a *[StoreError]; match
-// them with errors.Is.
-var (
-	// ErrWrongKey: the data is encrypted but cannot be decrypted with the
-	// key given. AES-GCM cannot tell a wrong key from altered ciphertext,
-	// so this is also what damage inside the encrypted part gives.
-	ErrWrongKey = errors.New("notionauth: cannot decrypt: wrong key or damaged file")
-
-	// ErrCorrupt: the data is damaged or truncated. The store refuses to
-	// read it, and to write over it, rather than act as an empty store.
-	ErrCorrupt = errors.New("notionauth: store data is damaged or truncated")
-
-	// ErrKeyRequired: the data is encrypted but no key was given.
-	ErrKeyRequired = errors.New("notionauth: store data is encrypted but no key was given")
-
-	// ErrNotEncrypted: a key was given but the data is plaintext. To
-	// encrypt a plaintext store, read it with a store that has no key and
-	// write its grants to a new one that has.
-	ErrNotEncrypted = errors.New("notionauth: store data is plaintext but a key was given")
-
-	// ErrUnsupportedFormat: the data has a format version this library
-	// does not know, such as one written by a newer release.
-	ErrUnsupportedFormat = errors.New("notionauth: store data has an unsupported format version")
-)
-
-// StoreError is a failure of a store's backend: its data cannot be read,
-// decrypted or written. Err is the cause: one of ErrWrongKey, ErrCorrupt,
-// ErrKeyRequired, ErrNotEncrypted, ErrUnsupportedFormat (possibly wrapped
-// with detail), a *[KeySizeError], or an error from the operating system
-// such as an *fs.PathError. Error() never contains a secret.
-type StoreError struct {
-	Op   string // "get", "update" or "delete"
-	Key  string // the grant's key
-	Path string // where the store keeps its data: the file of a FileStore
-	Err  error
-}
-
-func (e *StoreError) Error() string {
-	cause := "<nil>"
-	if e.Err != nil {
-		cause = strings.TrimPrefix(e.Err.Error(), "notionauth: ")
-	}
-	return "notionauth: store " + e.Path + ": " + e.Op + " " + strconv.Quote(e.Key) + ": " + cause
-}
-
-func (e *StoreError) Unwrap() error { return e.Err }
-
-// KeySizeError is returned when a FileStore's Key is neither nil nor 32
-// bytes long. Its value is the length that was given.
-type KeySizeError int
-
-func (k KeySizeError) Error() string {
-	return "notionauth: FileStore key is " + strconv.Itoa(int(k)) +
-		" bytes long; want 32 (AES-256-GCM) or nil (no encryption)"
-}
 
 // FileStore is a [Store] that keeps every grant in one file, for apps on
 // one machine, including several processes sharing the file. Updates are
@@ -169,15 +114,10 @@ const fileKeySize = 32
 
 // Get returns a copy of the grant kept for key, or ErrGrantNotFound.
 func (s *FileStore) Get(ctx context.Context, key string) (*Grant, error) {
-	if err := s.check(ctx, key); err != nil {
-		return nil, s.error("get", key, err)
+	if err := CheckKey(ctx, key); err != nil {
+		return nil, err
 	}
-	unlock, err := s.lock(ctx, false)
-	if err != nil {
-		return nil, s.error("get", key, err)
-	}
-	defer unlock()
-	grants, err := s.load()
+	grants, err := s.read(ctx)
 	if err != nil {
 		return nil, s.error("get", key, err)
 	}
@@ -188,25 +128,61 @@ func (s *FileStore) Get(ctx context.Context, key string) (*Grant, error) {
 	return g, nil
 }
 
+// List implements [Store.List]. It reads the whole file under the shared
+// lock, as Get does.
+func (s *FileStore) List(ctx context.Context, after string, limit int) ([]*Grant, error) {
+	limit, err := CheckList(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	grants, err := s.read(ctx)
+	if err != nil {
+		return nil, s.error("list", "", err)
+	}
+	keys := page.Keys(grants, after, limit)
+	out := make([]*Grant, len(keys))
+	for i, k := range keys {
+		out[i] = grants[k] // read from the file just now: nobody else holds them
+	}
+	return out, nil
+}
+
+// read loads the file under the shared lock.
+func (s *FileStore) read(ctx context.Context) (map[string]*Grant, error) {
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	unlock, err := s.lock(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.load()
+}
+
 // Update implements [Store.Update]. While fn runs, the store holds the
 // file's exclusive lock: other Updates and Gets, in this process or any
 // other, wait.
 func (s *FileStore) Update(ctx context.Context, key string, fn func(*Grant) (*Grant, error)) (*Grant, error) {
+	if fn == nil {
+		return ApplyUpdate(key, nil, nil, time.Time{}) // its error for a nil fn, before any lock
+	}
 	return s.update(ctx, "update", key, fn)
 }
 
 // Delete removes the grant kept for key. Deleting an absent key is not an
 // error and does not write the file.
 func (s *FileStore) Delete(ctx context.Context, key string) error {
-	_, err := s.update(ctx, "delete", key, func(*Grant) (*Grant, error) { return nil, nil })
+	_, err := s.update(ctx, "delete", key, nil)
 	return err
 }
 
+// update is Update, or Delete for a nil fn.
 func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) (*Grant, error)) (*Grant, error) {
-	if fn == nil {
-		return nil, errNilUpdateFunc
+	if err := CheckKey(ctx, key); err != nil {
+		return nil, err
 	}
-	if err := s.check(ctx, key); err != nil {
+	if err := s.check(); err != nil {
 		return nil, s.error(op, key, err)
 	}
 	// flock belongs to an open file, and each call opens the lock file
@@ -232,64 +208,50 @@ func (s *FileStore) update(ctx context.Context, op, key string, fn func(*Grant) 
 		return nil, s.error(op, key, err)
 	}
 	old := grants[key]
-	if old != nil && old.Version == math.MaxInt64 && op != "delete" {
-		// Version+1 would overflow into a version that decodeStore
-		// refuses: this Update would write a file that cannot be read.
-		// No store counts that far; it comes from damage or an edit.
-		// Refuse before fn, which could rotate a token whose successor
-		// then could not be stored. Delete still works.
-		return nil, s.error(op, key, fmt.Errorf("%w: grant version %d cannot grow", ErrCorrupt, old.Version))
-	}
-	g, err := fn(old.clone())
-	if err != nil {
-		return nil, err
-	}
 	var stored *Grant
-	if g == nil {
-		if old == nil {
-			return nil, nil // nothing to delete
-		}
+	switch {
+	case fn == nil && old == nil:
+		return nil, nil // nothing to delete
+	case fn == nil:
 		delete(grants, key)
-	} else {
-		if stored, err = nextGrant(key, old, g, time.Now()); err != nil {
+	case old != nil && old.Version == math.MaxInt64:
+		// ApplyUpdate would refuse it too (see there), but without the
+		// file's path.
+		return nil, s.error(op, key, fmt.Errorf("%w: grant version %d cannot grow", ErrCorrupt, old.Version))
+	default:
+		if stored, err = ApplyUpdate(key, old, fn, time.Now()); err != nil {
 			return nil, err
 		}
-		grants[key] = stored
+		if stored == nil {
+			if old == nil {
+				return nil, nil
+			}
+			delete(grants, key)
+		} else {
+			grants[key] = stored
+		}
 	}
 	if err := s.save(grants); err != nil {
 		return nil, s.error(op, key, err)
 	}
-	return stored.clone(), nil
+	return stored.Clone(), nil
 }
 
-// check returns why s cannot serve a call for key with ctx, if it cannot.
-func (s *FileStore) check(ctx context.Context, key string) error {
-	if err := check(ctx, key); err != nil {
-		return err
-	}
+// check returns why s cannot serve a call, if it cannot.
+func (s *FileStore) check() error {
 	if s.Path == "" {
 		return errors.New("notionauth: FileStore has no Path")
 	}
 	if s.Key != nil && len(s.Key) != fileKeySize {
 		return KeySizeError(len(s.Key))
 	}
-	if !utf8.ValidString(key) {
-		return errKeyNotUTF8
-	}
 	return nil
 }
 
-// errKeyNotUTF8 is returned for a key that a FileStore cannot keep: JSON
-// would store it with U+FFFD for its invalid bytes, as another key.
-var errKeyNotUTF8 = errors.New("notionauth: FileStore keys must be valid UTF-8")
-
-// error wraps err in a *StoreError, except for the caller's own
-// mistakes and context errors, which are returned as they are, as
-// MemoryStore does.
+// error wraps err in a *StoreError, except for context errors, which are
+// returned as they are, as MemoryStore does.
 func (s *FileStore) error(op, key string, err error) error {
-	switch {
-	case err == errNilContext, err == errEmptyKey, err == errKeyNotUTF8,
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}
 	return &StoreError{Op: op, Key: key, Path: s.Path, Err: err}

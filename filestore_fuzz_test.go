@@ -194,7 +194,7 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 	var old, updated *Grant
 	err := call("Update", func() (err error) {
 		updated, err = s.Update(ctx, key, func(g *Grant) (*Grant, error) {
-			old = g.clone()
+			old = g.Clone()
 			if g == nil {
 				g = &Grant{}
 			}
@@ -291,7 +291,7 @@ func equalGrants(a, b *Grant) bool {
 		return a == b
 	}
 	ta, tb := a.Token, b.Token
-	a, b = a.clone(), b.clone()
+	a, b = a.Clone(), b.Clone()
 	a.Token, b.Token = nil, nil
 	if !a.Revoked.Equal(b.Revoked) || !a.Updated.Equal(b.Updated) {
 		return false

@@ -148,10 +148,10 @@ func TestFileStoreKeyNotUTF8(t *testing.T) {
 			t.Error("fn called for a key the store cannot keep")
 			return &Grant{}, nil
 		})
-		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
+		require.ErrorIs(t, err, ErrInvalidRequest, "key %q", key)
 		_, err = s.Get(ctx, key)
-		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
-		require.ErrorIs(t, s.Delete(ctx, key), errKeyNotUTF8, "key %q", key)
+		require.ErrorIs(t, err, ErrInvalidRequest, "key %q", key)
+		require.ErrorIs(t, s.Delete(ctx, key), ErrInvalidRequest, "key %q", key)
 	}
 	assert.Equal(t, before, readFile(t, s.Path))
 	g, err := s.Get(ctx, "ws-\ufffd")

@@ -45,7 +45,7 @@ func normal(g *Grant) *Grant {
 	if g == nil {
 		return nil
 	}
-	c := g.clone()
+	c := g.Clone()
 	c.Revoked = c.Revoked.UTC().Round(0)
 	c.Updated = c.Updated.UTC().Round(0)
 	if c.Token != nil {
