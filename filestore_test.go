@@ -61,18 +61,6 @@ func readFile(t *testing.T, path string) []byte {
 	return data
 }
 
-func TestFileStore(t *testing.T) {
-	t.Run("Encrypted", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store { return newFileStore(t, newKey(t)) })
-	})
-	t.Run("Plaintext", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store { return newFileStore(t, nil) })
-	})
-	t.Run("ZeroValue", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store { return &FileStore{Path: filepath.Join(t.TempDir(), "grants")} })
-	})
-}
-
 func TestNewFileStore(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "grants")
 	tests := []struct {
