@@ -3,10 +3,6 @@ package notionauth
 import (
 	"bytes"
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
-	"crypto/rand"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/notionauth/notionauth/internal/envelope"
 	"github.com/notionauth/notionauth/internal/page"
 )
 
@@ -100,7 +97,7 @@ func NewFileStore(path string, key []byte) (*FileStore, error) {
 	if path == "" {
 		return nil, errors.New("notionauth: NewFileStore needs a path")
 	}
-	if key != nil && len(key) != fileKeySize {
+	if key != nil && len(key) != envelope.KeySize {
 		return nil, KeySizeError(len(key))
 	}
 	s := &FileStore{Path: path}
@@ -109,8 +106,6 @@ func NewFileStore(path string, key []byte) (*FileStore, error) {
 	}
 	return s, nil
 }
-
-const fileKeySize = 32
 
 // Get returns a copy of the grant kept for key, or ErrGrantNotFound.
 func (s *FileStore) Get(ctx context.Context, key string) (*Grant, error) {
@@ -242,7 +237,7 @@ func (s *FileStore) check() error {
 	if s.Path == "" {
 		return errors.New("notionauth: FileStore has no Path")
 	}
-	if s.Key != nil && len(s.Key) != fileKeySize {
+	if s.Key != nil && len(s.Key) != envelope.KeySize {
 		return KeySizeError(len(s.Key))
 	}
 	return nil
@@ -396,7 +391,7 @@ func (s *FileStore) String() string {
 	key := "nil (plaintext)"
 	switch {
 	case s.Key == nil:
-	case len(s.Key) == fileKeySize:
+	case len(s.Key) == envelope.KeySize:
 		key = "[redacted AES-256 key]"
 	default:
 		key = "[redacted key of invalid size " + strconv.Itoa(len(s.Key)) + "]"
@@ -421,21 +416,11 @@ func (s *FileStore) LogValue() slog.Value { return slog.StringValue(s.String()) 
 //
 // Plaintext: the JSON of a storeFileV1, beginning with '{'.
 //
-// Encrypted: a header, then the AES-256-GCM ciphertext (with its tag) of
-// that JSON, sealed with the whole header as additional data:
-//
-//	magic "NAUTH" | version byte (1) | 12-byte random nonce | uint32 big-endian length of the rest
-//
-// The length lets a truncated file be told apart from a wrong key.
-const (
-	encVersion   = 1
-	gcmNonceSize = 12
-	headerSize   = len(encMagic) + 1 + gcmNonceSize + 4
-	jsonVersion  = 1
-	encNonceFrom = len(encMagic) + 1
-)
-
-const encMagic = "NAUTH"
+// Encrypted: that JSON in the envelope of package internal/envelope: a
+// header ("NAUTH", a version byte, a random nonce, the length of the
+// rest), then the AES-256-GCM ciphertext, sealed with the header as
+// additional data.
+const jsonVersion = 1
 
 // storeFileV1 is the JSON of a store file, format version 1. It copies
 // every field of Grant and Token, rather than encoding them as they are,
@@ -477,7 +462,7 @@ func encodeStore(grants map[string]*Grant, key []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return seal(key, data)
+	return envelope.Seal(key, data)
 }
 
 // decodeStore reads file content written by encodeStore. Empty content is
@@ -487,16 +472,16 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 		return map[string]*Grant{}, nil
 	}
 	switch {
-	case bytes.HasPrefix(data, []byte(encMagic)):
+	case envelope.IsSealed(data):
 		if key == nil {
 			return nil, ErrKeyRequired
 		}
-		plain, err := open(key, data)
+		plain, err := envelope.Open(key, data)
 		if err != nil {
-			return nil, err
+			return nil, envelopeError(err)
 		}
 		data = plain
-	case len(data) < len(encMagic) && strings.HasPrefix(encMagic, string(data)):
+	case envelope.IsTruncatedHeader(data):
 		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
 	case bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("{")):
 		if key != nil {
@@ -574,61 +559,23 @@ func jsonError(err error) error {
 	}
 }
 
-func newGCM(key []byte) (cipher.AEAD, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
+// envelopeError is err from envelope.Open as one of the store's errors.
+func envelopeError(err error) error {
+	var e *envelope.Error
+	if !errors.As(err, &e) {
+		return err
 	}
-	return cipher.NewGCM(block)
-}
-
-// seal encrypts plain with key behind a header (see the format above).
-func seal(key, plain []byte) ([]byte, error) {
-	gcm, err := newGCM(key)
-	if err != nil {
-		return nil, err
+	var sentinel error
+	switch e.Reason {
+	case envelope.WrongKey:
+		return ErrWrongKey
+	case envelope.Unsupported:
+		sentinel = ErrUnsupportedFormat
+	default:
+		sentinel = ErrCorrupt
 	}
-	n := len(plain) + gcm.Overhead()
-	if n > math.MaxUint32 {
-		return nil, errors.New("notionauth: store too large to encrypt")
+	if e.Detail == "" {
+		return sentinel
 	}
-	header := make([]byte, headerSize)
-	copy(header, encMagic)
-	header[len(encMagic)] = encVersion
-	nonce := header[encNonceFrom : encNonceFrom+gcmNonceSize]
-	if _, err := rand.Read(nonce); err != nil {
-		return nil, err
-	}
-	binary.BigEndian.PutUint32(header[encNonceFrom+gcmNonceSize:], uint32(n))
-	out := make([]byte, headerSize, headerSize+n)
-	copy(out, header)
-	return gcm.Seal(out, nonce, plain, header), nil
-}
-
-// open decrypts data written by seal.
-func open(key, data []byte) ([]byte, error) {
-	if len(data) < headerSize {
-		return nil, fmt.Errorf("%w: truncated header", ErrCorrupt)
-	}
-	if v := data[len(encMagic)]; v != encVersion {
-		return nil, fmt.Errorf("%w: encryption version %d", ErrUnsupportedFormat, v)
-	}
-	gcm, err := newGCM(key)
-	if err != nil {
-		return nil, err
-	}
-	header, body := data[:headerSize], data[headerSize:]
-	switch n := binary.BigEndian.Uint32(header[encNonceFrom+gcmNonceSize:]); {
-	case uint64(n) > uint64(len(body)):
-		return nil, fmt.Errorf("%w: truncated: %d of %d encrypted bytes", ErrCorrupt, len(body), n)
-	case uint64(n) < uint64(len(body)):
-		return nil, fmt.Errorf("%w: %d bytes after the encrypted data", ErrCorrupt, uint64(len(body))-uint64(n))
-	case int(n) < gcm.Overhead():
-		return nil, fmt.Errorf("%w: encrypted data too short", ErrCorrupt)
-	}
-	plain, err := gcm.Open(nil, header[encNonceFrom:encNonceFrom+gcmNonceSize], body, header)
-	if err != nil {
-		return nil, ErrWrongKey
-	}
-	return plain, nil
+	return fmt.Errorf("%w: %s", sentinel, e.Detail)
 }

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/notionauth/notionauth/internal/envelope"
 )
 
 // fuzzStoreKey is the key of the encrypted files FuzzFileStoreFile reads.
@@ -72,12 +74,12 @@ func fuzzStoreFiles(f *testing.F, key []byte) [][]byte {
 func fuzzDamage(data []byte) [][]byte {
 	var out [][]byte
 	n := len(data)
-	for _, cut := range []int{1, 4, 5, headerSize - 1, headerSize, headerSize + 1, n / 3, n / 2, n - 17, n - 1} {
+	for _, cut := range []int{1, 4, 5, envelope.HeaderSize - 1, envelope.HeaderSize, envelope.HeaderSize + 1, n / 3, n / 2, n - 17, n - 1} {
 		if cut > 0 && cut < n {
 			out = append(out, bytes.Clone(data[:cut]))
 		}
 	}
-	for _, at := range []int{0, 3, 5, 6, headerSize - 1, headerSize, n / 4, n / 2, n - 16, n - 1} {
+	for _, at := range []int{0, 3, 5, 6, envelope.HeaderSize - 1, envelope.HeaderSize, n / 4, n / 2, n - 16, n - 1} {
 		if at >= 0 && at < n {
 			for _, bit := range []byte{0x01, 0x20} {
 				d := bytes.Clone(data)
