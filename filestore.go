@@ -431,11 +431,11 @@ type storeFileV1 struct {
 }
 
 type grantV1 struct {
-	Token         *tokenJSON `json:"token,omitempty"` // EncodeToken's form
-	Revoked       time.Time  `json:"revoked,omitzero"`
-	RevokedReason string     `json:"revoked_reason,omitempty"`
-	Updated       time.Time  `json:"updated"`
-	Version       int64      `json:"version"`
+	Token         json.RawMessage `json:"token,omitempty"` // EncodeToken's form; absent or null: no token
+	Revoked       time.Time       `json:"revoked,omitzero"`
+	RevokedReason string          `json:"revoked_reason,omitempty"`
+	Updated       time.Time       `json:"updated"`
+	Version       int64           `json:"version"`
 }
 
 // encodeStore returns the file content for grants: encrypted with key, or
@@ -443,13 +443,20 @@ type grantV1 struct {
 func encodeStore(grants map[string]*Grant, key []byte) ([]byte, error) {
 	f := storeFileV1{Version: jsonVersion, Grants: make(map[string]*grantV1, len(grants))}
 	for k, g := range grants {
-		f.Grants[k] = &grantV1{
-			Token:         storedToken(g.Token),
+		e := &grantV1{
 			Revoked:       g.Revoked,
 			RevokedReason: g.RevokedReason,
 			Updated:       g.Updated,
 			Version:       g.Version,
 		}
+		if g.Token != nil {
+			tok, err := EncodeToken(g.Token)
+			if err != nil {
+				return nil, err
+			}
+			e.Token = tok
+		}
+		f.Grants[k] = e
 	}
 	if key == nil {
 		data, err := json.MarshalIndent(f, "", "\t")
@@ -494,7 +501,7 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 	// Every field name must be one of the format's: a name that a flipped
 	// bit or a bad edit made unknown would otherwise be skipped, and a
 	// grant (or all of them, under "grants") silently lost, then written
-	// over by the next Update.
+	// over by the next Update. DecodeToken is as strict about a token's.
 	var f storeFileV1
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -517,17 +524,16 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 		if k == "" || g == nil || g.Version < 1 {
 			return nil, fmt.Errorf("%w: invalid grant entry", ErrCorrupt)
 		}
-		// The store writes tokens in EncodeToken's form, version 1; early
-		// files have no version.
-		if t := g.Token; t != nil && t.Version != 0 && t.Version != tokenVersion {
-			if t.Version > tokenVersion {
-				return nil, fmt.Errorf("%w: token format version %d", ErrUnsupportedFormat, t.Version)
+		var tok *Token
+		if len(g.Token) > 0 && string(g.Token) != "null" {
+			var err error
+			if tok, err = DecodeToken(g.Token); err != nil {
+				return nil, tokenError(err)
 			}
-			return nil, fmt.Errorf("%w: token format version %d", ErrCorrupt, t.Version)
 		}
 		grants[k] = &Grant{
 			Key:           k,
-			Token:         loadedToken(g.Token),
+			Token:         tok,
 			Revoked:       g.Revoked,
 			RevokedReason: g.RevokedReason,
 			Updated:       g.Updated,
@@ -535,6 +541,20 @@ func decodeStore(data, key []byte) (map[string]*Grant, error) {
 		}
 	}
 	return grants, nil
+}
+
+// tokenError is DecodeToken's error for a grant's token, as one of the
+// store's: ErrUnsupportedFormat for a newer token format, else ErrCorrupt.
+func tokenError(err error) error {
+	reason := "invalid"
+	var de *TokenDecodeError
+	if errors.As(err, &de) {
+		reason = de.Reason
+	}
+	if errors.Is(err, ErrUnsupportedFormat) {
+		return fmt.Errorf("%w: token: %s", ErrUnsupportedFormat, reason)
+	}
+	return fmt.Errorf("%w: token: %s", ErrCorrupt, reason)
 }
 
 // jsonError describes a JSON decoding error as ErrCorrupt without quoting

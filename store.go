@@ -69,7 +69,9 @@ type Store interface {
 	// Update returns a copy of what it stored (nil after a delete).
 	//
 	// If fn returns an error, nothing is stored and Update returns that
-	// error unchanged. fn must not call the Store. If ctx is done before
+	// error unchanged. A grant for another key, or with a Token that has
+	// no AccessToken, is not stored either: Update returns an error
+	// matching ErrInvalidRequest. fn must not call the Store. If ctx is done before
 	// the lock is held, fn is not called and Update returns ctx's error.
 	// A kept grant whose Version is math.MaxInt64 cannot be updated (see
 	// [ApplyUpdate]); it can be deleted.
@@ -218,7 +220,8 @@ func storeArgError(key, msg string) error {
 //
 // fn's error is returned unchanged, and the store then keeps what it had.
 // ApplyUpdate's own errors: an *[Error] of Kind [InvalidRequest] for a nil
-// fn or for a grant fn returned for another key; and, when old's Version
+// fn, for a grant fn returned for another key, and for one whose Token has
+// no AccessToken (which [EncodeToken] could not store); and, when old's Version
 // is math.MaxInt64, an error matching [ErrCorrupt], without calling fn: no
 // store counts that far (only damage or an edit does), a Version that
 // wrapped around would no longer tell readers that the grant changed, and
@@ -242,6 +245,9 @@ func ApplyUpdate(key string, old *Grant, fn func(*Grant) (*Grant, error), now ti
 	}
 	if g.Key != "" && g.Key != key {
 		return nil, storeArgError(key, fmt.Sprintf("Update of key %q: fn returned a grant for key %q", key, g.Key))
+	}
+	if g.Token != nil && g.Token.AccessToken == "" {
+		return nil, storeArgError(key, fmt.Sprintf("Update of key %q: fn returned a token without an access token", key))
 	}
 	n := g.Clone()
 	n.Key, n.Version, n.Updated = key, version, now

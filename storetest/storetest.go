@@ -35,7 +35,7 @@
 // # What it checks
 //
 // The subtests, each on a new store: GetAbsent, CreateGetUpdateDelete,
-// Delete, KeysAreIndependent, StoreSetsKeyVersionUpdated, FnReturnsOtherKey,
+// Delete, KeysAreIndependent, StoreSetsKeyVersionUpdated, FnReturnsInvalidGrant,
 // FnErrorStoresNothing, NilDeletes, Copies, MarkRevoked, RevokedKeptByUpdate,
 // ConcurrentUpdates, ContextDoneWhileWaitingForLock, ContextAlreadyDone,
 // BadArguments, FnPanicReleasesLock, List (Empty, Order, Paging, After,
@@ -96,8 +96,9 @@ func Run(t *testing.T, newStore func(t *testing.T) notionauth.Store) {
 //   - StoreSetsKeyVersionUpdated: whatever fn returns in Key (empty or the
 //     key), Version and Updated, the store sets Key to the key, Version to
 //     the old one plus one and Updated to the current time.
-//   - FnReturnsOtherKey: a grant fn returns for another key is an error,
-//     and nothing is stored under either key.
+//   - FnReturnsInvalidGrant: a grant fn returns for another key, or with
+//     a Token that has no AccessToken, is an error matching
+//     notionauth.ErrInvalidRequest, and nothing is stored.
 //   - FnErrorStoresNothing: fn's error is returned unchanged (the same
 //     value, a typed one too) and nothing is stored, even when fn changed
 //     its argument.
@@ -155,7 +156,7 @@ func (s Suite) Run(t *testing.T) {
 		{"Delete", testDelete},
 		{"KeysAreIndependent", testKeysAreIndependent},
 		{"StoreSetsKeyVersionUpdated", testStoreSetsKeyVersionUpdated},
-		{"FnReturnsOtherKey", testFnReturnsOtherKey},
+		{"FnReturnsInvalidGrant", testFnReturnsInvalidGrant},
 		{"FnErrorStoresNothing", testFnErrorStoresNothing},
 		{"NilDeletes", testNilDeletes},
 		{"Copies", testCopies},
@@ -396,17 +397,31 @@ func testStoreSetsKeyVersionUpdated(t *testing.T, s Suite) {
 	}
 }
 
-func testFnReturnsOtherKey(t *testing.T, s Suite) {
+func testFnReturnsInvalidGrant(t *testing.T, s Suite) {
 	ctx := context.Background()
 	st := s.New(t)
 	_, err := st.Update(ctx, "ws-1", func(*notionauth.Grant) (*notionauth.Grant, error) {
 		return &notionauth.Grant{Key: "ws-2", Token: token()}, nil
 	})
-	require.Error(t, err, "fn returned a grant for another key")
+	require.ErrorIs(t, err, notionauth.ErrInvalidRequest, "fn returned a grant for another key")
 	assert.Contains(t, err.Error(), "ws-2")
 	for _, k := range []string{"ws-1", "ws-2"} {
 		requireAbsent(t, st, k, "key %q", k)
 	}
+
+	_, err = st.Update(ctx, "ws-1", func(*notionauth.Grant) (*notionauth.Grant, error) {
+		return &notionauth.Grant{Token: &notionauth.Token{RefreshToken: refreshToken}}, nil
+	})
+	require.ErrorIs(t, err, notionauth.ErrInvalidRequest, "fn returned a token without an access token")
+	requireAbsent(t, st, "ws-1", "a token without an access token")
+	kept := put(t, st, "ws-1")
+	_, err = st.Update(ctx, "ws-1", func(g *notionauth.Grant) (*notionauth.Grant, error) {
+		g.Token.AccessToken = ""
+		return g, nil
+	})
+	require.ErrorIs(t, err, notionauth.ErrInvalidRequest, "fn returned a token without an access token")
+	assert.Equal(t, normal(kept), normal(get(t, st, "ws-1")), "a token without an access token")
+	requireNoSecret(t, "the error of an Update that stores nothing", err)
 }
 
 func testFnErrorStoresNothing(t *testing.T, s Suite) {
