@@ -133,7 +133,7 @@ var (
 type StoreError struct {
 	Op   string // "get", "update", "delete" or "list"
 	Key  string // the grant's key; "" for "list"
-	Path string // where the store keeps its data: the file of a FileStore
+	Path string // where the store keeps its data, such as a file store's file
 	Err  error
 }
 
@@ -155,12 +155,13 @@ func (e *StoreError) Error() string {
 // Unwrap returns the cause.
 func (e *StoreError) Unwrap() error { return e.Err }
 
-// KeySizeError is returned when a FileStore's Key is neither nil nor 32
-// bytes long. Its value is the length that was given.
+// KeySizeError is returned when a store's encryption key is neither nil
+// (no encryption) nor 32 bytes long. Its value is the length that was
+// given.
 type KeySizeError int
 
 func (k KeySizeError) Error() string {
-	return "notionauth: FileStore key is " + strconv.Itoa(int(k)) +
+	return "notionauth: store encryption key is " + strconv.Itoa(int(k)) +
 		" bytes long; want 32 (AES-256-GCM) or nil (no encryption)"
 }
 
