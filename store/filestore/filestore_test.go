@@ -818,6 +818,50 @@ func TestFileStoreJSONAndSlogRedactKey(t *testing.T) {
 	}
 }
 
+// TestFileStorePrintsNoKeyByValue: a Store held by value in the app's own
+// struct is printed field by field (its redacting methods have pointer
+// receivers, which fmt, slog and encoding/json cannot call on a copy);
+// its EncryptionKey, a notionauth.SecretKey, redacts itself there too.
+func TestFileStorePrintsNoKeyByValue(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	type app struct {
+		Name  string
+		Store Store // used as &app.Store
+	}
+	a := &app{Name: "app", Store: Store{Path: filepath.Join(t.TempDir(), "grants"), EncryptionKey: key}}
+	putGrant(t, &a.Store, "ws-1") // the in-process locks are made
+	secrets := []string{
+		string(key), hex.EncodeToString(key), strings.ToUpper(hex.EncodeToString(key)),
+		base64.StdEncoding.EncodeToString(key), base64.RawURLEncoding.EncodeToString(key),
+		strings.Trim(fmt.Sprint(key), "[]"), testAccessToken, testRefreshToken,
+	}
+	// Copies of the struct and of the Store, as fmt.Println(app) or
+	// slog.Any("store", app.Store) make them. They are made by reflection:
+	// go vet rightly objects to copying the locks in them, but printing
+	// such a copy is what is tested.
+	byValue := reflect.ValueOf(a).Elem().Interface()
+	storeByValue := reflect.ValueOf(&a.Store).Elem().Interface()
+	for _, v := range []any{byValue, storeByValue, a, []any{byValue}, map[string]any{"app": byValue}} {
+		var outs []string
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+		js, err := json.Marshal(v)
+		require.NoError(t, err)
+		var text, jsonLog bytes.Buffer
+		slog.New(slog.NewTextHandler(&text, nil)).Info("print", "v", v)
+		slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("print", "v", v)
+		outs = append(outs, string(js), text.String(), jsonLog.String())
+		for i, out := range outs {
+			for _, secret := range secrets {
+				assert.NotContains(t, out, secret, "output %d of %T", i, v)
+			}
+		}
+		assert.Contains(t, outs[0], "[redacted]", "the key is shown redacted: %s", outs[0])
+	}
+}
+
 const (
 	helperLoopEnv  = "NOTIONAUTH_STORE_HELPER_LOOP"  // what TestHelperLoop does: "update" or "get"
 	helperReadyEnv = "NOTIONAUTH_STORE_HELPER_READY" // a file TestHelperLoop creates once it loops
