@@ -71,10 +71,11 @@ type Store interface {
 	// If fn returns an error, nothing is stored and Update returns that
 	// error unchanged. A grant for another key, or with a Token that has
 	// no AccessToken, is not stored either: Update returns an error
-	// matching ErrInvalidRequest. fn must not call the Store. If ctx is done before
-	// the lock is held, fn is not called and Update returns ctx's error.
-	// A kept grant whose Version is math.MaxInt64 cannot be updated (see
-	// [ApplyUpdate]); it can be deleted.
+	// matching ErrInvalidRequest. fn must not call the Store. If ctx is
+	// done before the lock is held, fn is not called and Update returns
+	// ctx's error. A kept grant whose Version is math.MaxInt64 cannot be
+	// updated: Update returns an error matching ErrCorrupt without
+	// calling fn (see [ApplyUpdate]); Delete still removes it.
 	Update(ctx context.Context, key string, fn func(*Grant) (*Grant, error)) (*Grant, error)
 
 	// Delete removes the grant kept for key. Deleting an absent key is not

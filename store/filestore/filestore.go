@@ -1,3 +1,6 @@
+// Package filestore is a [notionauth.Store] that keeps every grant in one
+// file, encrypted with AES-256-GCM when given a key and locked across the
+// processes of one machine: see [Store].
 package filestore
 
 import (
