@@ -28,7 +28,7 @@
 //
 // Without Put, that subtest is skipped.
 //
-// The suite takes a few seconds: about two hundred Updates, 50 of them
+// The suite takes a few seconds: a few hundred Updates, 50 of them
 // from concurrent goroutines, and waits of tens of milliseconds for the
 // cancellation tests. It needs no network of its own.
 //
