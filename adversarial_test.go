@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/notionauth/notionauth"
 	"github.com/notionauth/notionauth/notiontest"
+	"github.com/notionauth/notionauth/store/filestore"
 )
 
 // What an adversarial run found: a gateway's 401 taken for Notion's, a
@@ -337,32 +340,67 @@ func TestWorkspaceLimitPausesEveryGrantOfTheWorkspace(t *testing.T) {
 
 // TestSecretsByValue: every type that holds a secret prints none of it
 // when the app holds it by value in a struct of its own, in every verb,
-// log/slog's handlers and JSON.
+// log/slog's handlers and JSON. The types: Token, Config (its client
+// secret and StateKey), Grant (its Token), SecretKey, the stores holding
+// grants (MemoryStore, filestore.Store with its EncryptionKey) and
+// Manager (its Config and Store, and its own copy of the Config).
+//
+// Not Transport: its Source is the app's oauth2.TokenSource, and
+// oauth2.StaticTokenSource holds an *oauth2.Token that fmt dereferences
+// and prints field by field under %s, %q, %x and %d when it reaches it by
+// reflection, as it does in a Transport printed by value. Held by
+// pointer, as a Transport is used (RoundTrip has a pointer receiver), it
+// prints only its own String.
 func TestSecretsByValue(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	const access, refresh, secret = "BYVALUEaccess0123456789abcdef", "BYVALUErefresh0123456789abcd", "BYVALUEclientsecret012345678"
 	stateKey := notionauth.SecretKey("BYVALUEstatekey-0123456789abcdef")
+	storeKey := notionauth.SecretKey("BYVALUEstorekey-0123456789abcdef")
 	tok := notionauth.Token{AccessToken: access, RefreshToken: refresh, WorkspaceID: "ws"}
-	app := struct {
-		Config notionauth.Config
-		Token  notionauth.Token
-		Grant  notionauth.Grant
-		Key    notionauth.SecretKey
-		Keys   []notionauth.SecretKey
-		Store  *notionauth.MemoryStore
-	}{
-		Config: notionauth.Config{ClientID: "cid", ClientSecret: secret, StateKey: stateKey},
-		Token:  tok,
-		Grant:  notionauth.Grant{Key: "w", Token: &tok},
-		Key:    stateKey,
-		Keys:   []notionauth.SecretKey{stateKey},
-		Store:  &notionauth.MemoryStore{},
+	type app struct {
+		Config    notionauth.Config
+		Token     notionauth.Token
+		Grant     notionauth.Grant
+		Key       notionauth.SecretKey
+		Keys      []notionauth.SecretKey
+		Store     *notionauth.MemoryStore
+		Memory    notionauth.MemoryStore // used as &a.Memory
+		File      filestore.Store        // used as &a.File
+		Manager   notionauth.Manager     // used as &a.Manager
+		Transport *notionauth.Transport
 	}
+	a := &app{
+		Config:    notionauth.Config{ClientID: "cid", ClientSecret: secret, StateKey: stateKey},
+		Token:     tok,
+		Grant:     notionauth.Grant{Key: "w", Token: &tok},
+		Key:       stateKey,
+		Keys:      []notionauth.SecretKey{stateKey},
+		Store:     &notionauth.MemoryStore{},
+		File:      filestore.Store{Path: filepath.Join(t.TempDir(), "grants"), EncryptionKey: storeKey},
+		Transport: &notionauth.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: access, RefreshToken: refresh})},
+	}
+	a.Manager.Config, a.Manager.Store = &a.Config, &a.Memory
+	// Every store holds the grant, and the Manager has used its Store.
+	for _, s := range []notionauth.Store{a.Store, &a.Memory, &a.File} {
+		_, err := s.Update(ctx, "w", func(*notionauth.Grant) (*notionauth.Grant, error) {
+			return &notionauth.Grant{Token: &tok}, nil
+		})
+		require.NoError(t, err)
+	}
+	_, err := a.Manager.Grant(ctx, "w")
+	require.NoError(t, err)
+
 	leaks := newLeakLog()
-	leaks.secret(access, refresh, secret, string(stateKey))
-	leaks.print(app)
-	leaks.print(&app)
-	leaks.add(fmt.Sprintf("%v %+v %#v %s %q %x %d", app, app, app, app, app, app, app))
+	leaks.secret(access, refresh, secret, string(stateKey), string(storeKey))
+	// byValue is a copy of the app's struct, as fmt.Println(app) would
+	// make one. It is made by reflection: go vet rightly objects to
+	// copying the locks in it, but printing such a copy is what is tested.
+	byValue := reflect.ValueOf(a).Elem().Interface()
+	for _, v := range []any{byValue, a, a.File.EncryptionKey, &a.File, &a.Manager, a.Transport} {
+		leaks.print(v)
+		leaks.add(fmt.Sprintf("%v %+v %#v %s %q %x %X %d", v, v, v, v, v, v, v, v))
+	}
 	leaks.check(t)
 }
 

@@ -117,12 +117,18 @@
 // # Many grants
 //
 // [Manager] keeps one grant per app key (a workspace, a user) in a [Store]
-// ([MemoryStore], or [FileStore]: one file, encrypted with AES-256-GCM when
-// given a key, locked across processes) and hands out a client per key.
-// On a 401 it refreshes the grant once, however many goroutines or
-// processes met it, storing the rotated pair before use; a grant that is
-// really gone is marked revoked in the Store, so every process fails fast,
-// and Manager.OnRevoked runs once.
+// ([MemoryStore], or the file store of package
+// [github.com/notionauth/notionauth/store/filestore]: one file, encrypted
+// with AES-256-GCM when given a key, locked across processes) and hands
+// out a client per key. On a 401 it refreshes the grant once, however many
+// goroutines or processes met it, storing the rotated pair before use; a
+// grant that is really gone is marked revoked in the Store, so every
+// process fails fast, and Manager.OnAuthRevoked runs once.
+//
+// [Store.List] pages through a store's grants in key order, and [Grants]
+// ranges over all of them. An app's own Store (a database of its own)
+// builds on [CheckKey], [CheckList] and [ApplyUpdate], and runs the
+// conformance suite of package [github.com/notionauth/notionauth/storetest].
 //
 // # Testing
 //

@@ -64,7 +64,8 @@ func (l *leakLog) secret(secrets ...string) {
 	}
 }
 
-// forms is s as is, base64, hex and URL-escaped.
+// forms is s as is, base64, hex, URL-escaped and as the decimal bytes fmt
+// prints for a []byte.
 func forms(s string) []string {
 	b := []byte(s)
 	out := []string{s}
@@ -73,6 +74,7 @@ func forms(s string) []string {
 		base64.RawStdEncoding.EncodeToString(b), base64.RawURLEncoding.EncodeToString(b),
 		hex.EncodeToString(b), strings.ToUpper(hex.EncodeToString(b)),
 		url.QueryEscape(s), url.PathEscape(s),
+		strings.Trim(fmt.Sprint(b), "[]"), // a []byte printed by reflection: decimal bytes
 	} {
 		if f != s {
 			out = append(out, f)

@@ -130,7 +130,7 @@ type Manager struct {
 
 	once    sync.Once
 	tr      *Transport
-	cfg     *Config // Config, on the Manager's HTTP stack
+	cfg     *stackConfig // Config, on the Manager's HTTP stack
 	store   Store
 	clock   Clock
 	ttl     int64
@@ -159,7 +159,7 @@ func (m *Manager) init() {
 			if cfg.HTTPClient == nil {
 				cfg.HTTPClient = &http.Client{Transport: m.tr}
 			}
-			m.cfg = &cfg
+			m.cfg = &stackConfig{&cfg}
 		}
 	})
 }
@@ -363,6 +363,12 @@ func (m *Manager) markRevoked(ctx context.Context, key, token string, e *Error) 
 		m.OnAuthRevoked(ctx, &seen)
 	}
 }
+
+// stackConfig holds the Manager's copy of its Config one pointer further
+// away: fmt dereferences an unexported *Config that it prints with %s, %q,
+// %x or %d (a Manager held by value in the app's struct), and would print
+// the client secret field by field.
+type stackConfig struct{ *Config }
 
 // errUnchanged ends an Update that has nothing to store.
 var errUnchanged = errors.New("notionauth: unchanged")

@@ -26,6 +26,7 @@ import (
 
 	"github.com/notionauth/notionauth"
 	"github.com/notionauth/notionauth/notiontest"
+	"github.com/notionauth/notionauth/store/filestore"
 )
 
 // mgrKey is the app's key for the grant under test: a workspace of the app.
@@ -33,12 +34,12 @@ const mgrKey = "workspace-acme"
 
 // mgrEnv is a fake Notion with a registered public connection, a Config
 // for it (from newOAuthEnv) and a Manager over a MemoryStore or an
-// encrypted FileStore. Everything the tests print, and every error they
+// encrypted filestore.Store. Everything the tests print, and every error they
 // meet, goes to leaks, which must never hold a secret.
 type mgrEnv struct {
 	*oauthEnv
 	m       *notionauth.Manager
-	fs      *notionauth.FileStore // nil for a MemoryStore
+	fs      *filestore.Store // nil for a MemoryStore
 	revoked *revokedLog
 	leaks   *leakLog
 	events  atomic.Int32 // Transport events seen (and logged)
@@ -52,7 +53,7 @@ func newMgrEnv(t *testing.T, file bool) *mgrEnv {
 	key := make([]byte, 32)
 	_, err := rand.Read(key)
 	require.NoError(t, err)
-	fs, err := notionauth.NewFileStore(filepath.Join(t.TempDir(), "grants"), key)
+	fs, err := filestore.New(filepath.Join(t.TempDir(), "grants"), key)
 	require.NoError(t, err)
 	e := newMgrEnvStore(t, fs)
 	e.fs = fs
@@ -138,11 +139,7 @@ func (e *mgrEnv) finish(t *testing.T) {
 		data, err := os.ReadFile(e.fs.Path)
 		require.NoError(t, err)
 		e.leaks.add(string(data))
-		// fmt and slog's text handler only: a *FileStore has no
-		// MarshalJSON, so json.Marshal (and slog's JSON handler) print its
-		// Key.
-		e.leaks.add(fmt.Sprintf("%v|%+v|%#v|%s|%q|%x", e.fs, e.fs, e.fs, e.fs, e.fs, e.fs))
-		slog.New(slog.NewTextHandler(e.leaks, nil)).Info("print", "store", e.fs)
+		e.leaks.print(e.fs)
 	}
 	e.leaks.check(t)
 }
@@ -384,14 +381,14 @@ const (
 // TestManagerHelperProcess is not a test: TestManagerProcesses runs the
 // test binary again with -test.run=^TestManagerHelperProcess$ and
 // mgrHelperEnv set, and this function then plays one more process of the
-// app: a Manager on the shared FileStore that makes one call.
+// app: a Manager on the shared filestore.Store that makes one call.
 func TestManagerHelperProcess(t *testing.T) {
 	if os.Getenv(mgrHelperEnv) != "1" {
 		return
 	}
 	key, err := hex.DecodeString(os.Getenv(mgrHelperKeyEnv))
 	require.NoError(t, err)
-	store, err := notionauth.NewFileStore(os.Getenv(mgrHelperPathEnv), key)
+	store, err := filestore.New(os.Getenv(mgrHelperPathEnv), key)
 	require.NoError(t, err)
 	u, err := url.Parse(os.Getenv(mgrHelperURLEnv))
 	require.NoError(t, err)
@@ -440,7 +437,7 @@ func TestManagerHelperProcess(t *testing.T) {
 }
 
 // TestManagerProcesses: this process and two others, each with its own
-// Manager on one FileStore, meet the 401 of the same revoked access token
+// Manager on one filestore.Store, meet the 401 of the same revoked access token
 // at about the same time; exactly one of them refreshes.
 func TestManagerProcesses(t *testing.T) {
 	if testing.Short() {
@@ -472,7 +469,7 @@ func TestManagerProcesses(t *testing.T) {
 			mgrHelperURLEnv+"="+e.srv.URL,
 			mgrHelperSecretEnv+"="+oauthSecret,
 			mgrHelperPathEnv+"="+e.fs.Path,
-			mgrHelperKeyEnv+"="+hex.EncodeToString(e.fs.Key),
+			mgrHelperKeyEnv+"="+hex.EncodeToString(e.fs.EncryptionKey),
 			mgrHelperGrantEnv+"="+mgrKey,
 			mgrHelperStartEnv+"="+start,
 			mgrHelperReadyEnv+"="+ready,

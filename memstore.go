@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/notionauth/notionauth/internal/page"
 )
 
 // MemoryStore is a [Store] that keeps grants in memory, for tests and for
@@ -59,7 +61,7 @@ type keyLock struct {
 
 // Get returns a copy of the grant kept for key, or ErrGrantNotFound.
 func (s *MemoryStore) Get(ctx context.Context, key string) (*Grant, error) {
-	if err := check(ctx, key); err != nil {
+	if err := CheckKey(ctx, key); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
@@ -68,15 +70,12 @@ func (s *MemoryStore) Get(ctx context.Context, key string) (*Grant, error) {
 	if !ok {
 		return nil, ErrGrantNotFound
 	}
-	return g.clone(), nil
+	return g.Clone(), nil
 }
 
 // Update implements [Store.Update].
 func (s *MemoryStore) Update(ctx context.Context, key string, fn func(*Grant) (*Grant, error)) (*Grant, error) {
-	if fn == nil {
-		return nil, errNilUpdateFunc
-	}
-	if err := check(ctx, key); err != nil {
+	if err := CheckKey(ctx, key); err != nil {
 		return nil, err
 	}
 	unlock, err := s.lock(ctx, key)
@@ -89,35 +88,58 @@ func (s *MemoryStore) Update(ctx context.Context, key string, fn func(*Grant) (*
 	old := s.grants[key]
 	s.mu.Unlock()
 
-	// Only Updates, which hold the key's lock, change the key's grant, so
-	// old is still current when fn returns.
-	g, err := fn(old.clone())
+	// Only Updates and Deletes, which hold the key's lock, change the
+	// key's grant, so old is still current when fn returns.
+	n, err := ApplyUpdate(key, old, fn, time.Now())
 	if err != nil {
 		return nil, err
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if g == nil {
+	if n == nil {
 		delete(s.grants, key)
 		return nil, nil
-	}
-	n, err := nextGrant(key, old, g, time.Now())
-	if err != nil {
-		return nil, err
 	}
 	if s.grants == nil {
 		s.grants = make(map[string]*Grant)
 	}
 	s.grants[key] = n
-	return n.clone(), nil
+	return n.Clone(), nil
 }
 
 // Delete removes the grant kept for key, waiting for any Update of key
 // that is running. Deleting an absent key is not an error.
 func (s *MemoryStore) Delete(ctx context.Context, key string) error {
-	_, err := s.Update(ctx, key, func(*Grant) (*Grant, error) { return nil, nil })
-	return err
+	if err := CheckKey(ctx, key); err != nil {
+		return err
+	}
+	unlock, err := s.lock(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.grants, key)
+	return nil
+}
+
+// List implements [Store.List]. It does not wait for Updates: a grant
+// being updated is listed as it was before.
+func (s *MemoryStore) List(ctx context.Context, after string, limit int) ([]*Grant, error) {
+	limit, err := CheckList(ctx, limit)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	keys := page.Keys(s.grants, after, limit)
+	grants := make([]*Grant, len(keys))
+	for i, k := range keys {
+		grants[i] = s.grants[k].Clone()
+	}
+	return grants, nil
 }
 
 // lock takes key's lock, or returns ctx's error if ctx is done first.
@@ -153,19 +175,4 @@ func (s *MemoryStore) lock(ctx context.Context, key string) (unlock func(), err 
 		release()
 		return nil, ctx.Err()
 	}
-}
-
-// check returns an error, rather than a later panic, for a nil context,
-// ctx's error when it is already done, and an error for the empty key.
-func check(ctx context.Context, key string) error {
-	if ctx == nil {
-		return errNilContext
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if key == "" {
-		return errEmptyKey
-	}
-	return nil
 }

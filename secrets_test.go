@@ -24,6 +24,7 @@ import (
 
 	"github.com/notionauth/notionauth"
 	"github.com/notionauth/notionauth/notiontest"
+	"github.com/notionauth/notionauth/store/filestore"
 )
 
 // Secrets planted in every call of TestSecretsNeverLeak. None has a
@@ -231,7 +232,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 
 	// A Manager whose grant meets Notion's 401, and whose refresh meets
 	// the hostile token endpoint; its file is encrypted with a planted key.
-	store, err := notionauth.NewFileStore(filepath.Join(t.TempDir(), "grants"), plantStoreKey)
+	store, err := filestore.New(filepath.Join(t.TempDir(), "grants"), plantStoreKey)
 	require.NoError(t, err)
 	m := &notionauth.Manager{Config: cfg, Store: store, Base: base,
 		OnAuthRevoked: func(_ context.Context, err *notionauth.Error) { leaks.err(err) },

@@ -4,10 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,7 +15,8 @@ import (
 )
 
 // Secrets the store tests put in grants, to look for where they must not
-// appear.
+// appear. (The Store conformance suite is package storetest; these are
+// the tests of MemoryStore's own, and of Grant.)
 const (
 	testAccessToken  = "ntn_access_5ecret_6d2a"
 	testRefreshToken = "nrt_refresh_5ecret_91fe"
@@ -38,33 +38,6 @@ func grantToken() *Token {
 	}
 }
 
-// normal returns a copy of g whose times are in UTC without a monotonic
-// reading, so that grants read back from a file compare equal with
-// require.Equal.
-func normal(g *Grant) *Grant {
-	if g == nil {
-		return nil
-	}
-	c := g.clone()
-	c.Revoked = c.Revoked.UTC().Round(0)
-	c.Updated = c.Updated.UTC().Round(0)
-	if c.Token != nil {
-		c.Token.Obtained = c.Token.Obtained.UTC().Round(0)
-	}
-	return c
-}
-
-// counter reads the counter the concurrency tests keep in AccessToken.
-func counter(t *testing.T, g *Grant) int {
-	t.Helper()
-	if g == nil || g.Token == nil {
-		return 0
-	}
-	n, err := strconv.Atoi(g.Token.AccessToken)
-	require.NoError(t, err, "counter in AccessToken")
-	return n
-}
-
 // increment is an Update fn that adds one to the counter in AccessToken.
 func increment(g *Grant) (*Grant, error) {
 	if g == nil {
@@ -73,375 +46,6 @@ func increment(g *Grant) (*Grant, error) {
 	n, _ := strconv.Atoi(g.Token.AccessToken)
 	g.Token.AccessToken = strconv.Itoa(n + 1)
 	return g, nil
-}
-
-// testStore is the conformance suite every Store implementation passes.
-// newStore returns a new, empty store.
-func testStore(t *testing.T, newStore func(t *testing.T) Store) {
-	ctx := context.Background()
-
-	t.Run("GetAbsent", func(t *testing.T) {
-		s := newStore(t)
-		g, err := s.Get(ctx, "nobody")
-		require.ErrorIs(t, err, ErrGrantNotFound)
-		assert.Nil(t, g)
-	})
-
-	t.Run("CreateGetUpdateDelete", func(t *testing.T) {
-		s := newStore(t)
-		before := time.Now()
-		var seen *Grant
-		g, err := s.Update(ctx, "ws-1", func(old *Grant) (*Grant, error) {
-			seen = old
-			return &Grant{Token: grantToken()}, nil
-		})
-		require.NoError(t, err)
-		assert.Nil(t, seen, "fn must get nil for an absent key")
-		require.NotNil(t, g)
-		assert.Equal(t, "ws-1", g.Key)
-		assert.Equal(t, int64(1), g.Version)
-		assert.WithinRange(t, g.Updated, before, time.Now())
-		assert.Equal(t, grantToken(), normal(g).Token)
-
-		got, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, normal(g), normal(got))
-
-		g2, err := s.Update(ctx, "ws-1", func(old *Grant) (*Grant, error) {
-			seen = normal(old)
-			old.Token.AccessToken = "ntn_rotated"
-			old.Token.RefreshToken = "nrt_rotated"
-			return old, nil
-		})
-		require.NoError(t, err)
-		assert.Equal(t, normal(g), seen, "fn must get the kept grant")
-		assert.Equal(t, int64(2), g2.Version)
-		assert.Equal(t, "ntn_rotated", g2.Token.AccessToken)
-		got, err = s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, normal(g2), normal(got))
-
-		require.NoError(t, s.Delete(ctx, "ws-1"))
-		_, err = s.Get(ctx, "ws-1")
-		require.ErrorIs(t, err, ErrGrantNotFound)
-		require.NoError(t, s.Delete(ctx, "ws-1"), "deleting an absent key")
-
-		g3, err := s.Update(ctx, "ws-1", func(old *Grant) (*Grant, error) {
-			assert.Nil(t, old, "fn must get nil after a delete")
-			return &Grant{Token: grantToken()}, nil
-		})
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), g3.Version, "a key created again starts at version 1")
-	})
-
-	t.Run("KeysAreIndependent", func(t *testing.T) {
-		s := newStore(t)
-		for _, k := range []string{"a", "b", "c"} {
-			_, err := s.Update(ctx, k, func(*Grant) (*Grant, error) {
-				return &Grant{Token: &Token{AccessToken: "tok-" + k}}, nil
-			})
-			require.NoError(t, err)
-		}
-		require.NoError(t, s.Delete(ctx, "b"))
-		for k, want := range map[string]string{"a": "tok-a", "c": "tok-c"} {
-			g, err := s.Get(ctx, k)
-			require.NoError(t, err, k)
-			assert.Equal(t, want, g.Token.AccessToken, k)
-			assert.Equal(t, int64(1), g.Version, k)
-		}
-		_, err := s.Get(ctx, "b")
-		require.ErrorIs(t, err, ErrGrantNotFound)
-	})
-
-	t.Run("FnErrorStoresNothing", func(t *testing.T) {
-		s := newStore(t)
-		kept, err := s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) { return &Grant{Token: grantToken()}, nil })
-		require.NoError(t, err)
-
-		boom := errors.New("refresh failed")
-		g, err := s.Update(ctx, "ws-1", func(old *Grant) (*Grant, error) {
-			old.Token.AccessToken = "ntn_half_done"
-			old.Revoked = time.Now()
-			return old, boom
-		})
-		assert.Same(t, boom, err, "Update must return fn's error unchanged")
-		assert.Nil(t, g)
-		got, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, normal(kept), normal(got))
-
-		_, err = s.Update(ctx, "absent", func(*Grant) (*Grant, error) { return &Grant{}, boom })
-		assert.Same(t, boom, err)
-		_, err = s.Get(ctx, "absent")
-		require.ErrorIs(t, err, ErrGrantNotFound)
-	})
-
-	t.Run("NilDeletes", func(t *testing.T) {
-		s := newStore(t)
-		_, err := s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) { return &Grant{Token: grantToken()}, nil })
-		require.NoError(t, err)
-		g, err := s.Update(ctx, "ws-1", func(old *Grant) (*Grant, error) {
-			require.NotNil(t, old)
-			return nil, nil
-		})
-		require.NoError(t, err)
-		assert.Nil(t, g)
-		_, err = s.Get(ctx, "ws-1")
-		require.ErrorIs(t, err, ErrGrantNotFound)
-
-		g, err = s.Update(ctx, "never", func(*Grant) (*Grant, error) { return nil, nil })
-		require.NoError(t, err)
-		assert.Nil(t, g)
-		_, err = s.Get(ctx, "never")
-		require.ErrorIs(t, err, ErrGrantNotFound)
-	})
-
-	t.Run("StoreSetsKeyVersionUpdated", func(t *testing.T) {
-		s := newStore(t)
-		for want := int64(1); want <= 3; want++ {
-			before := time.Now()
-			g, err := s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) {
-				return &Grant{Version: 99, Updated: time.Unix(0, 0)}, nil
-			})
-			require.NoError(t, err)
-			assert.Equal(t, "ws-1", g.Key)
-			assert.Equal(t, want, g.Version, "Version must be the old one plus 1, whatever fn set")
-			assert.WithinRange(t, g.Updated, before, time.Now())
-			got, err := s.Get(ctx, "ws-1")
-			require.NoError(t, err)
-			assert.Equal(t, want, got.Version)
-			assert.Nil(t, got.Token)
-		}
-	})
-
-	t.Run("FnReturnsOtherKey", func(t *testing.T) {
-		s := newStore(t)
-		_, err := s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) { return &Grant{Key: "ws-2"}, nil })
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), "ws-2")
-		for _, k := range []string{"ws-1", "ws-2"} {
-			_, err = s.Get(ctx, k)
-			require.ErrorIs(t, err, ErrGrantNotFound, k)
-		}
-	})
-
-	t.Run("CopiesAreNotAliased", func(t *testing.T) {
-		s := newStore(t)
-		in := &Grant{Token: grantToken()}
-		out, err := s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) { return in, nil })
-		require.NoError(t, err)
-		want := normal(out)
-
-		// What fn returned, what Update returned, what Get returned: none
-		// of them is what the store keeps.
-		in.Token.AccessToken, in.Key, in.Version = "changed", "changed", 42
-		out.Token.RefreshToken, out.RevokedReason, out.Version = "changed", "changed", 42
-		got, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, want, normal(got))
-		got.Token.AccessToken, got.Token.Owner.UserEmail = "changed", "changed"
-		got.Token = nil
-		got2, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, want, normal(got2))
-
-		// fn's argument is a copy too, even when fn then fails.
-		_, err = s.Update(ctx, "ws-1", func(old *Grant) (*Grant, error) {
-			old.Token.AccessToken, old.Version = "changed", 42
-			return nil, errors.New("no")
-		})
-		require.Error(t, err)
-		got3, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, want, normal(got3))
-	})
-
-	t.Run("MarkRevoked", func(t *testing.T) {
-		s := newStore(t)
-		g, err := MarkRevoked(ctx, s, "absent", "invalid_grant", time.Now())
-		require.ErrorIs(t, err, ErrGrantNotFound)
-		assert.Nil(t, g)
-		_, err = s.Get(ctx, "absent")
-		require.ErrorIs(t, err, ErrGrantNotFound, "MarkRevoked must not create a grant")
-
-		_, err = s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) { return &Grant{Token: grantToken()}, nil })
-		require.NoError(t, err)
-		at := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
-		g, err = MarkRevoked(ctx, s, "ws-1", "invalid_grant", at)
-		require.NoError(t, err)
-		assert.True(t, at.Equal(g.Revoked), "Revoked = %v, want %v", g.Revoked, at)
-		assert.Equal(t, "invalid_grant", g.RevokedReason)
-		assert.Equal(t, grantToken(), normal(g).Token, "MarkRevoked keeps the token")
-		assert.Equal(t, int64(2), g.Version)
-		got, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, normal(g), normal(got))
-
-		// Again: the first revocation is kept.
-		g, err = MarkRevoked(ctx, s, "ws-1", "unauthorized", at.Add(time.Hour))
-		require.NoError(t, err)
-		assert.True(t, at.Equal(g.Revoked), "Revoked = %v, want the first %v", g.Revoked, at)
-		assert.Equal(t, "invalid_grant", g.RevokedReason)
-
-		// A zero time means now.
-		_, err = s.Update(ctx, "ws-2", func(*Grant) (*Grant, error) { return &Grant{Token: grantToken()}, nil })
-		require.NoError(t, err)
-		before := time.Now()
-		g, err = MarkRevoked(ctx, s, "ws-2", "unauthorized", time.Time{})
-		require.NoError(t, err)
-		assert.WithinRange(t, g.Revoked, before, time.Now())
-	})
-
-	t.Run("ConcurrentUpdatesAreSerialised", func(t *testing.T) {
-		s := newStore(t)
-		const n = 50
-		var inside, maxInside atomic.Int32
-		versions := make(chan int64, n)
-		var wg sync.WaitGroup
-		for range n {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				g, err := s.Update(ctx, "ws-1", func(g *Grant) (*Grant, error) {
-					now := inside.Add(1)
-					defer inside.Add(-1)
-					for {
-						m := maxInside.Load()
-						if now <= m || maxInside.CompareAndSwap(m, now) {
-							break
-						}
-					}
-					time.Sleep(100 * time.Microsecond) // widen the window a lost update would need
-					return increment(g)
-				})
-				if assert.NoError(t, err) {
-					versions <- g.Version
-				}
-			}()
-		}
-		wg.Wait()
-		close(versions)
-
-		assert.Equal(t, int32(1), maxInside.Load(), "fn calls of one key overlapped")
-		seen := map[int64]bool{}
-		for v := range versions {
-			assert.False(t, seen[v], "version %d returned twice", v)
-			seen[v] = true
-		}
-		assert.Len(t, seen, n)
-		g, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, int64(n), g.Version)
-		assert.Equal(t, n, counter(t, g), "an update was lost")
-	})
-
-	t.Run("ContextDoneWhileWaitingForLock", func(t *testing.T) {
-		s := newStore(t)
-		entered, release := make(chan struct{}), make(chan struct{})
-		holderDone := make(chan error, 1)
-		go func() {
-			_, err := s.Update(ctx, "ws-1", func(g *Grant) (*Grant, error) {
-				close(entered)
-				<-release
-				return increment(g)
-			})
-			holderDone <- err
-		}()
-		<-entered
-
-		waiter := func(run func(ctx context.Context) error) error {
-			ctx, cancel := context.WithCancel(ctx)
-			done := make(chan error, 1)
-			go func() { done <- run(ctx) }()
-			time.Sleep(20 * time.Millisecond) // let it wait for the lock
-			cancel()
-			select {
-			case err := <-done:
-				return err
-			case <-time.After(5 * time.Second):
-				t.Fatal("a cancelled call is still waiting for the lock")
-				return nil
-			}
-		}
-		var called atomic.Bool
-		err := waiter(func(ctx context.Context) error {
-			_, err := s.Update(ctx, "ws-1", func(g *Grant) (*Grant, error) { called.Store(true); return g, nil })
-			return err
-		})
-		require.ErrorIs(t, err, context.Canceled)
-		err = waiter(func(ctx context.Context) error { return s.Delete(ctx, "ws-1") })
-		require.ErrorIs(t, err, context.Canceled)
-		assert.False(t, called.Load(), "fn ran although its context was cancelled before it got the lock")
-
-		close(release)
-		require.NoError(t, <-holderDone)
-		g, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), g.Version, "only the holder stored")
-
-		// The lock is free again.
-		ctx2, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		g, err = s.Update(ctx2, "ws-1", increment)
-		require.NoError(t, err)
-		assert.Equal(t, int64(2), g.Version)
-	})
-
-	t.Run("ContextAlreadyDone", func(t *testing.T) {
-		s := newStore(t)
-		_, err := s.Update(ctx, "ws-1", increment)
-		require.NoError(t, err)
-		done, cancel := context.WithCancel(ctx)
-		cancel()
-		_, err = s.Get(done, "ws-1")
-		require.ErrorIs(t, err, context.Canceled)
-		_, err = s.Update(done, "ws-1", func(*Grant) (*Grant, error) {
-			t.Error("fn called with a done context")
-			return nil, nil
-		})
-		require.ErrorIs(t, err, context.Canceled)
-		require.ErrorIs(t, s.Delete(done, "ws-1"), context.Canceled)
-		_, err = MarkRevoked(done, s, "ws-1", "unauthorized", time.Time{})
-		require.ErrorIs(t, err, context.Canceled)
-		g, err := s.Get(ctx, "ws-1")
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), g.Version)
-	})
-
-	t.Run("BadArguments", func(t *testing.T) {
-		s := newStore(t)
-		_, err := s.Update(ctx, "ws-1", nil)
-		require.Error(t, err, "nil fn")
-		_, err = s.Update(ctx, "", increment)
-		require.Error(t, err, "empty key")
-		_, err = s.Get(ctx, "")
-		require.Error(t, err, "empty key")
-		require.Error(t, s.Delete(ctx, ""), "empty key")
-		var nilCtx context.Context
-		_, err = s.Get(nilCtx, "ws-1")
-		require.Error(t, err, "nil context")
-		_, err = s.Update(nilCtx, "ws-1", increment)
-		require.Error(t, err, "nil context")
-		_, err = MarkRevoked(ctx, nil, "ws-1", "unauthorized", time.Time{})
-		require.Error(t, err, "nil store")
-	})
-
-	t.Run("FnPanicReleasesLock", func(t *testing.T) {
-		s := newStore(t)
-		func() {
-			defer func() { assert.NotNil(t, recover()) }()
-			_, _ = s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) { panic("fn failed") })
-		}()
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		g, err := s.Update(ctx, "ws-1", increment)
-		require.NoError(t, err, "the lock must be free after fn panicked")
-		assert.Equal(t, int64(1), g.Version)
-	})
-}
-
-func TestMemoryStore(t *testing.T) {
-	testStore(t, func(t *testing.T) Store { return new(MemoryStore) })
 }
 
 func TestMemoryStoreUpdatesOfOtherKeysDoNotWait(t *testing.T) {
@@ -511,4 +115,167 @@ func TestGrantPrintsNoSecret(t *testing.T) {
 	var nilGrant *Grant
 	assert.NotPanics(t, func() { _ = fmt.Sprint(nilGrant) })
 	assert.True(t, strings.HasPrefix(s, "notionauth.Grant{"), s)
+}
+
+func TestCheckKey(t *testing.T) {
+	t.Parallel()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	var nilCtx context.Context
+	tests := []struct {
+		name    string
+		ctx     context.Context
+		key     string
+		invalid bool  // an InvalidRequest *Error
+		want    error // else this error; nil: none
+	}{
+		{"ok", context.Background(), "ws-1", false, nil},
+		{"any UTF-8", context.Background(), "user \"é\" \U0001F600", false, nil},
+		{"nil context", nilCtx, "ws-1", true, nil},
+		{"empty key", context.Background(), "", true, nil},
+		{"not UTF-8", context.Background(), "ws-\xff", true, nil},
+		{"surrogate", context.Background(), "\xed\xa0\x80", true, nil},
+		{"done context", done, "ws-1", false, context.Canceled},
+		{"done context wins over an empty key", done, "", false, context.Canceled},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := CheckKey(tt.ctx, tt.key)
+			switch {
+			case tt.invalid:
+				require.ErrorIs(t, err, ErrInvalidRequest)
+				assert.Equal(t, InvalidRequest, KindOf(err))
+				var e *Error
+				require.ErrorAs(t, err, &e)
+				assert.Equal(t, tt.key, e.Key)
+			case tt.want != nil:
+				require.ErrorIs(t, err, tt.want)
+			default:
+				require.NoError(t, err)
+			}
+		})
+	}
+}
+
+func TestCheckList(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for limit, want := range map[int]int{0: DefaultListLimit, 1: 1, 7: 7, 1000: 1000} {
+		got, err := CheckList(ctx, limit)
+		require.NoError(t, err)
+		assert.Equal(t, want, got, "limit %d", limit)
+	}
+	_, err := CheckList(ctx, -1)
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	assert.Equal(t, InvalidRequest, KindOf(err))
+	assert.Contains(t, err.Error(), "-1")
+	var nilCtx context.Context
+	_, err = CheckList(nilCtx, 0)
+	require.ErrorIs(t, err, ErrInvalidRequest)
+	done, cancel := context.WithCancel(ctx)
+	cancel()
+	_, err = CheckList(done, 0)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestApplyUpdate(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	old := &Grant{Key: "ws-1", Token: grantToken(), Version: 4, Updated: now.Add(-time.Hour)}
+
+	t.Run("New", func(t *testing.T) {
+		g, err := ApplyUpdate("ws-1", nil, func(o *Grant) (*Grant, error) {
+			assert.Nil(t, o)
+			return &Grant{Token: grantToken(), Version: 99}, nil
+		}, now)
+		require.NoError(t, err)
+		assert.Equal(t, &Grant{Key: "ws-1", Token: grantToken(), Version: 1, Updated: now}, g)
+	})
+
+	t.Run("Next", func(t *testing.T) {
+		var in *Grant
+		g, err := ApplyUpdate("ws-1", old, func(o *Grant) (*Grant, error) {
+			assert.Equal(t, old, o)
+			assert.NotSame(t, old, o, "fn must get a copy")
+			assert.NotSame(t, old.Token, o.Token, "fn must get a copy of the token")
+			o.Token.AccessToken = "rotated"
+			in = o
+			return o, nil
+		}, now)
+		require.NoError(t, err)
+		assert.Equal(t, int64(5), g.Version)
+		assert.Equal(t, now, g.Updated)
+		assert.Equal(t, "rotated", g.Token.AccessToken)
+		assert.NotSame(t, in, g, "the kept grant must be a copy of fn's")
+		assert.NotSame(t, in.Token, g.Token)
+		assert.Equal(t, testAccessToken, old.Token.AccessToken, "old must not change")
+	})
+
+	t.Run("Delete", func(t *testing.T) {
+		g, err := ApplyUpdate("ws-1", old, func(*Grant) (*Grant, error) { return nil, nil }, now)
+		require.NoError(t, err)
+		assert.Nil(t, g)
+	})
+
+	t.Run("FnError", func(t *testing.T) {
+		boom := errors.New("boom")
+		g, err := ApplyUpdate("ws-1", old, func(o *Grant) (*Grant, error) { return o, boom }, now)
+		assert.Same(t, boom, err)
+		assert.Nil(t, g)
+	})
+
+	t.Run("Refused", func(t *testing.T) {
+		called := false
+		for name, tc := range map[string]struct {
+			old  *Grant
+			fn   func(*Grant) (*Grant, error)
+			want error
+		}{
+			"nil fn":             {old, nil, ErrInvalidRequest},
+			"other key":          {old, func(*Grant) (*Grant, error) { return &Grant{Key: "ws-2"}, nil }, ErrInvalidRequest},
+			"no access token":    {nil, func(*Grant) (*Grant, error) { return &Grant{Token: &Token{RefreshToken: "r"}}, nil }, ErrInvalidRequest},
+			"version limit":      {&Grant{Key: "ws-1", Version: math.MaxInt64}, func(g *Grant) (*Grant, error) { called = true; return g, nil }, ErrCorrupt},
+			"version limit, nil": {&Grant{Key: "ws-1", Version: math.MaxInt64}, func(*Grant) (*Grant, error) { called = true; return nil, nil }, ErrCorrupt},
+		} {
+			g, err := ApplyUpdate("ws-1", tc.old, tc.fn, now)
+			require.ErrorIs(t, err, tc.want, name)
+			assert.Nil(t, g, name)
+			assert.Equal(t, InvalidRequest, KindOf(err), name)
+		}
+		assert.False(t, called, "fn called for a grant at the version limit")
+	})
+}
+
+// badListStore lists the keys it is given, in that order, whatever after
+// is: a Store that breaks List's contract.
+type badListStore struct {
+	MemoryStore
+	keys []string
+}
+
+func (s *badListStore) List(ctx context.Context, after string, limit int) ([]*Grant, error) {
+	var page []*Grant
+	for _, k := range s.keys {
+		page = append(page, &Grant{Key: k, Version: 1})
+	}
+	return page, nil
+}
+
+func TestGrantsRefusesAStoreOutOfOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	for _, keys := range [][]string{{"b", "a"}, {"a", "a"}, {"a", ""}} {
+		s := &badListStore{keys: keys}
+		var got []string
+		var errs int
+		for g, err := range Grants(ctx, s) {
+			if err != nil {
+				errs++
+				continue
+			}
+			got = append(got, g.Key)
+		}
+		assert.Equal(t, 1, errs, "keys %q", keys)
+		assert.Equal(t, keys[:1], got, "keys %q", keys)
+	}
 }

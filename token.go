@@ -1,9 +1,11 @@
 package notionauth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -214,20 +216,42 @@ func EncodeToken(t *Token) ([]byte, error) {
 }
 
 // DecodeToken decodes what [EncodeToken] encoded. Anything else (not JSON,
-// another version, no access token, the redacted output of
-// [Token.MarshalJSON]) fails with a *[TokenDecodeError]; it never panics.
+// data after it, a field EncodeToken does not write, another version, no
+// access token, the redacted output of [Token.MarshalJSON]) fails with a
+// *[TokenDecodeError]; it never panics. A field name that damage or an
+// edit made unknown would otherwise lose that field silently; a field
+// added later comes with a new format version. A version newer than this
+// release reads is a TokenDecodeError that also matches
+// [ErrUnsupportedFormat].
 func DecodeToken(b []byte) (*Token, error) {
 	return decodeToken(b, true)
 }
 
-// decodeToken decodes b; strict requires EncodeToken's version and an
-// access token.
+// decodeToken decodes b; strict requires EncodeToken's version, an access
+// token and no field EncodeToken does not write.
 func decodeToken(b []byte, strict bool) (*Token, error) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil, &TokenDecodeError{Reason: "empty input"}
 	}
 	var j tokenJSON
-	if err := json.Unmarshal(b, &j); err != nil {
+	var err error
+	if strict {
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		if err = dec.Decode(&j); err == nil {
+			if _, end := dec.Token(); end != io.EOF {
+				return nil, &TokenDecodeError{Reason: "not a token object: data after it"}
+			}
+		}
+	} else {
+		err = json.Unmarshal(b, &j)
+	}
+	if err != nil {
+		if strings.HasPrefix(err.Error(), "json: unknown field ") {
+			// DisallowUnknownFields' error has no type of its own. The
+			// name is left out: damage can make anything a name.
+			return nil, &TokenDecodeError{Reason: "unknown field"}
+		}
 		return nil, &TokenDecodeError{Reason: "not a token object", Err: safeJSONError(err)}
 	}
 	if j.AccessToken == redacted || j.RefreshToken == redacted {
@@ -238,31 +262,15 @@ func decodeToken(b []byte, strict bool) (*Token, error) {
 	case j.Version == 0 && !strict:
 	case j.Version == 0:
 		return nil, &TokenDecodeError{Reason: "no format version"}
+	case j.Version > tokenVersion:
+		return nil, &TokenDecodeError{Reason: "unsupported format version " + strconv.Itoa(j.Version), Err: ErrUnsupportedFormat}
 	default:
-		return nil, &TokenDecodeError{Reason: "unsupported format version " + strconv.Itoa(j.Version)}
+		return nil, &TokenDecodeError{Reason: "unknown format version " + strconv.Itoa(j.Version)}
 	}
 	if strict && j.AccessToken == "" {
 		return nil, &TokenDecodeError{Reason: "no access token"}
 	}
 	return j.token(), nil
-}
-
-// storedToken is t's storage form (EncodeToken's, versioned, secrets
-// kept), nil for a nil Token. Stores in this package embed it.
-func storedToken(t *Token) *tokenJSON {
-	if t == nil {
-		return nil
-	}
-	j := toJSON(t)
-	return &j
-}
-
-// loadedToken reads what storedToken made.
-func loadedToken(j *tokenJSON) *Token {
-	if j == nil {
-		return nil
-	}
-	return j.token()
 }
 
 func (j *tokenJSON) token() *Token {
@@ -286,7 +294,7 @@ func (j *tokenJSON) token() *Token {
 func safeJSONError(err error) error {
 	var syn *json.SyntaxError
 	var typ *json.UnmarshalTypeError
-	if errors.As(err, &syn) || errors.As(err, &typ) {
+	if errors.As(err, &syn) || errors.As(err, &typ) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return err
 	}
 	return errTokenField
@@ -299,14 +307,14 @@ var errTokenField = errors.New("a field has an invalid value")
 // [EncodeToken] cannot encode. It never quotes the input.
 type TokenDecodeError struct {
 	Reason string // what is wrong, such as "unsupported format version 2"
-	Err    error  // the JSON decoder's error, if any
+	Err    error  // the JSON decoder's error, if any; ErrUnsupportedFormat for a newer format version
 }
 
 // Error returns "notionauth: cannot decode token: " and the reason.
 func (e *TokenDecodeError) Error() string {
 	s := "notionauth: cannot decode token: " + e.Reason
 	if e.Err != nil {
-		s += ": " + oneLine(e.Err.Error(), maxMessage)
+		s += ": " + oneLine(strings.TrimPrefix(e.Err.Error(), "notionauth: "), maxMessage)
 	}
 	return s
 }

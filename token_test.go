@@ -207,6 +207,10 @@ func TestDecodeTokenGarbage(t *testing.T) {
 		{"access token not a string", `{"v":1,"access_token":12}`, "not a token object"},
 		{"bad time", `{"v":1,"access_token":"x","obtained":"` + testAccess + `"}`, "not a token object"},
 		{"redacted", `{"access_token":"[redacted]","refresh_token":""}`, "redacted"},
+		{"unknown field", `{"v":1,"access_token":"x","` + testRefresh + `":"y"}`, "unknown field"},
+		{"field name damaged", `{"v":1,"access_token":"x","token_typf":"bearer"}`, "unknown field"},
+		{"unknown owner field", `{"v":1,"access_token":"x","owner":{"type":"user","` + testAccess + `":1}}`, "unknown field"},
+		{"negative version", `{"v":-1,"access_token":"` + testAccess + `"}`, "unknown format version -1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -218,8 +222,16 @@ func TestDecodeTokenGarbage(t *testing.T) {
 			assert.True(t, strings.HasPrefix(err.Error(), "notionauth: cannot decode token: "), err.Error())
 			assertNoSecrets(t, err.Error(), testAccess, testRefresh)
 			assertNoSecrets(t, fmt.Sprintf("%+v %#v", err, err), testAccess, testRefresh)
+			assert.Equal(t, tt.name == "future version", errors.Is(err, notionauth.ErrUnsupportedFormat),
+				"only a newer version matches ErrUnsupportedFormat")
 		})
 	}
+
+	// json.Unmarshal into a Token stays lenient: no version needed, and
+	// fields it does not know are skipped, as for any other type.
+	var tok notionauth.Token
+	require.NoError(t, json.Unmarshal([]byte(`{"access_token":"x","extra":1}`), &tok))
+	assert.Equal(t, "x", tok.AccessToken)
 }
 
 func FuzzDecodeToken(f *testing.F) {

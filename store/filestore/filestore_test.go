@@ -1,4 +1,4 @@
-package notionauth
+package filestore
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notionauth/notionauth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -36,19 +37,19 @@ func newKey(t *testing.T) []byte {
 	return key
 }
 
-// newFileStore returns a store in a new temporary directory.
-func newFileStore(t *testing.T, key []byte) *FileStore {
+// newStore returns a store in a new temporary directory.
+func newStore(t *testing.T, key []byte) *Store {
 	t.Helper()
-	s, err := NewFileStore(filepath.Join(t.TempDir(), "grants"), key)
+	s, err := New(filepath.Join(t.TempDir(), "grants"), key)
 	require.NoError(t, err)
 	return s
 }
 
 // putGrant stores a grant holding grantToken() under key.
-func putGrant(t *testing.T, s Store, key string) *Grant {
+func putGrant(t *testing.T, s notionauth.Store, key string) *notionauth.Grant {
 	t.Helper()
-	g, err := s.Update(context.Background(), key, func(*Grant) (*Grant, error) {
-		return &Grant{Token: grantToken()}, nil
+	g, err := s.Update(context.Background(), key, func(*notionauth.Grant) (*notionauth.Grant, error) {
+		return &notionauth.Grant{Token: grantToken()}, nil
 	})
 	require.NoError(t, err)
 	return g
@@ -61,24 +62,12 @@ func readFile(t *testing.T, path string) []byte {
 	return data
 }
 
-func TestFileStore(t *testing.T) {
-	t.Run("Encrypted", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store { return newFileStore(t, newKey(t)) })
-	})
-	t.Run("Plaintext", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store { return newFileStore(t, nil) })
-	})
-	t.Run("ZeroValue", func(t *testing.T) {
-		testStore(t, func(t *testing.T) Store { return &FileStore{Path: filepath.Join(t.TempDir(), "grants")} })
-	})
-}
-
-func TestNewFileStore(t *testing.T) {
+func TestNew(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "grants")
 	tests := []struct {
 		name    string
 		key     []byte
-		wantErr int // the KeySizeError wanted; -1: none
+		wantErr int // the notionauth.KeySizeError wanted; -1: none
 	}{
 		{"nil key: plaintext", nil, -1},
 		{"32 bytes", make([]byte, 32), -1},
@@ -89,69 +78,69 @@ func TestNewFileStore(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, err := NewFileStore(path, tt.key)
+			s, err := New(path, tt.key)
 			if tt.wantErr < 0 {
 				require.NoError(t, err)
 				assert.Equal(t, path, s.Path)
-				assert.Equal(t, tt.key, s.Key)
+				assert.Equal(t, tt.key, []byte(s.EncryptionKey))
 				return
 			}
-			var kse KeySizeError
+			var kse notionauth.KeySizeError
 			require.ErrorAs(t, err, &kse)
-			assert.Equal(t, KeySizeError(tt.wantErr), kse)
+			assert.Equal(t, notionauth.KeySizeError(tt.wantErr), kse)
 			assert.Contains(t, err.Error(), "want 32")
 			assert.Nil(t, s)
 		})
 	}
 
-	_, err := NewFileStore("", nil)
+	_, err := New("", nil)
 	require.Error(t, err, "empty path")
 
 	key := newKey(t)
-	s, err := NewFileStore(path, key)
+	s, err := New(path, key)
 	require.NoError(t, err)
 	key[0] ^= 0xff
-	assert.NotEqual(t, key, s.Key, "NewFileStore must copy the key")
+	assert.NotEqual(t, key, []byte(s.EncryptionKey), "New must copy the key")
 }
 
 func TestFileStoreInvalidFields(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := &FileStore{Path: filepath.Join(dir, "grants"), Key: make([]byte, 16)}
+	s := &Store{Path: filepath.Join(dir, "grants"), EncryptionKey: make([]byte, 16)}
 	_, err := s.Get(ctx, "ws-1")
-	var kse KeySizeError
+	var kse notionauth.KeySizeError
 	require.ErrorAs(t, err, &kse)
-	assert.Equal(t, KeySizeError(16), kse)
+	assert.Equal(t, notionauth.KeySizeError(16), kse)
 	_, err = s.Update(ctx, "ws-1", increment)
 	require.ErrorAs(t, err, &kse)
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, entries, "a misconfigured store must not create files")
 
-	_, err = (&FileStore{}).Get(ctx, "ws-1")
+	_, err = (&Store{}).Get(ctx, "ws-1")
 	require.Error(t, err, "no Path")
-	_, err = (&FileStore{}).Update(ctx, "ws-1", increment)
+	_, err = (&Store{}).Update(ctx, "ws-1", increment)
 	require.Error(t, err, "no Path")
 }
 
 // TestFileStoreKeyNotUTF8: JSON would keep a key with invalid UTF-8 as
 // another key (its invalid bytes made U+FFFD), so that the grant could
-// not be found again, or two keys would share one entry. FileStore
+// not be found again, or two keys would share one entry. Store
 // refuses such keys instead.
 func TestFileStoreKeyNotUTF8(t *testing.T) {
 	ctx := context.Background()
-	s := newFileStore(t, nil)
+	s := newStore(t, nil)
 	putGrant(t, s, "ws-\ufffd")
 	before := readFile(t, s.Path)
 	for _, key := range []string{"ws-\xff", "ws-\xfe", "\xc3"} {
-		_, err := s.Update(ctx, key, func(*Grant) (*Grant, error) {
+		_, err := s.Update(ctx, key, func(*notionauth.Grant) (*notionauth.Grant, error) {
 			t.Error("fn called for a key the store cannot keep")
-			return &Grant{}, nil
+			return &notionauth.Grant{}, nil
 		})
-		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
+		require.ErrorIs(t, err, notionauth.ErrInvalidRequest, "key %q", key)
 		_, err = s.Get(ctx, key)
-		require.ErrorIs(t, err, errKeyNotUTF8, "key %q", key)
-		require.ErrorIs(t, s.Delete(ctx, key), errKeyNotUTF8, "key %q", key)
+		require.ErrorIs(t, err, notionauth.ErrInvalidRequest, "key %q", key)
+		require.ErrorIs(t, s.Delete(ctx, key), notionauth.ErrInvalidRequest, "key %q", key)
 	}
 	assert.Equal(t, before, readFile(t, s.Path))
 	g, err := s.Get(ctx, "ws-\ufffd")
@@ -165,7 +154,7 @@ func TestFileStoreFileModes(t *testing.T) {
 		key  []byte
 	}{{"Encrypted", newKey(t)}, {"Plaintext", nil}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newFileStore(t, tc.key)
+			s := newStore(t, tc.key)
 			// A file made by someone else with a looser mode is replaced by
 			// one with mode 0600.
 			require.NoError(t, os.WriteFile(s.Path, nil, 0o644))
@@ -181,7 +170,7 @@ func TestFileStoreFileModes(t *testing.T) {
 }
 
 func TestFileStoreEncryptedAtRest(t *testing.T) {
-	s := newFileStore(t, newKey(t))
+	s := newStore(t, newKey(t))
 	putGrant(t, s, "ws-1")
 	data := readFile(t, s.Path)
 	assert.True(t, bytes.HasPrefix(data, []byte("NAUTH\x01")), "header: %q", data[:min(len(data), 6)])
@@ -197,10 +186,10 @@ func TestFileStoreEncryptedAtRest(t *testing.T) {
 	assert.NotEqual(t, data[6:18], data2[6:18], "nonce reused")
 }
 
-// TestFileStorePlaintext shows what FileStore's doc warns about: without
+// TestFileStorePlaintext shows what Store's doc warns about: without
 // a key, the tokens are in the file as they are.
 func TestFileStorePlaintext(t *testing.T) {
-	s := newFileStore(t, nil)
+	s := newStore(t, nil)
 	putGrant(t, s, "ws-1")
 	data := readFile(t, s.Path)
 	assert.Contains(t, string(data), testAccessToken)
@@ -211,15 +200,15 @@ func TestFileStorePlaintext(t *testing.T) {
 }
 
 func TestFileStoreTokenRoundTripsEveryField(t *testing.T) {
-	// Fill every field of Grant and Token by reflection, so that a field
+	// Fill every field of notionauth.Grant and notionauth.Token by reflection, so that a field
 	// added to either type later fails here until the file format
 	// (grantV1, tokenV1) stores it.
-	var g Grant
+	var g notionauth.Grant
 	n := 0
 	fillFields(t, reflect.ValueOf(&g).Elem(), &n)
 	g.Key = "ws-1"
 	require.NotNil(t, g.Token)
-	grants := map[string]*Grant{"ws-1": &g}
+	grants := map[string]*notionauth.Grant{"ws-1": &g}
 	for _, key := range [][]byte{nil, newKey(t)} {
 		data, err := encodeStore(grants, key)
 		require.NoError(t, err)
@@ -257,32 +246,32 @@ func fillFields(t *testing.T, v reflect.Value, n *int) {
 
 func TestFileStoreWrongKey(t *testing.T) {
 	ctx := context.Background()
-	s := newFileStore(t, newKey(t))
+	s := newStore(t, newKey(t))
 	putGrant(t, s, "ws-1")
 	before := readFile(t, s.Path)
 
-	other, err := NewFileStore(s.Path, newKey(t))
+	other, err := New(s.Path, newKey(t))
 	require.NoError(t, err)
 	_, err = other.Get(ctx, "ws-1")
-	require.ErrorIs(t, err, ErrWrongKey)
-	var se *StoreError
+	require.ErrorIs(t, err, notionauth.ErrWrongKey)
+	var se *notionauth.StoreError
 	require.ErrorAs(t, err, &se)
 	assert.Equal(t, "get", se.Op)
 	assert.Equal(t, "ws-1", se.Key)
 	assert.Equal(t, s.Path, se.Path)
 	assert.Equal(t, "notionauth: store "+s.Path+`: get "ws-1": cannot decrypt: wrong key or damaged file`, err.Error())
-	for _, secret := range []string{hex.EncodeToString(other.Key), hex.EncodeToString(s.Key), string(other.Key), testAccessToken} {
+	for _, secret := range []string{hex.EncodeToString(other.EncryptionKey), hex.EncodeToString(s.EncryptionKey), string(other.EncryptionKey), testAccessToken} {
 		assert.NotContains(t, err.Error(), secret)
 	}
 
-	_, err = other.Update(ctx, "ws-1", func(*Grant) (*Grant, error) {
+	_, err = other.Update(ctx, "ws-1", func(*notionauth.Grant) (*notionauth.Grant, error) {
 		t.Error("fn called on a store that cannot be read")
 		return nil, nil
 	})
-	require.ErrorIs(t, err, ErrWrongKey)
-	require.ErrorIs(t, other.Delete(ctx, "ws-1"), ErrWrongKey)
-	_, err = MarkRevoked(ctx, other, "ws-1", "unauthorized", time.Time{})
-	require.ErrorIs(t, err, ErrWrongKey)
+	require.ErrorIs(t, err, notionauth.ErrWrongKey)
+	require.ErrorIs(t, other.Delete(ctx, "ws-1"), notionauth.ErrWrongKey)
+	_, err = notionauth.MarkRevoked(ctx, other, "ws-1", "unauthorized", time.Time{})
+	require.ErrorIs(t, err, notionauth.ErrWrongKey)
 	assert.Equal(t, before, readFile(t, s.Path), "the file must not be written over")
 }
 
@@ -290,8 +279,8 @@ func TestFileStoreEncryptionMismatch(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	plainPath, encPath := filepath.Join(dir, "plain"), filepath.Join(dir, "enc")
-	putGrant(t, &FileStore{Path: plainPath}, "ws-1")
-	putGrant(t, &FileStore{Path: encPath, Key: newKey(t)}, "ws-1")
+	putGrant(t, &Store{Path: plainPath}, "ws-1")
+	putGrant(t, &Store{Path: encPath, EncryptionKey: newKey(t)}, "ws-1")
 
 	tests := []struct {
 		name string
@@ -299,13 +288,13 @@ func TestFileStoreEncryptionMismatch(t *testing.T) {
 		key  []byte
 		want error
 	}{
-		{"plaintext file, store with a key", plainPath, newKey(t), ErrNotEncrypted},
-		{"encrypted file, store without a key", encPath, nil, ErrKeyRequired},
+		{"plaintext file, store with a key", plainPath, newKey(t), notionauth.ErrNotEncrypted},
+		{"encrypted file, store without a key", encPath, nil, notionauth.ErrKeyRequired},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := readFile(t, tt.path)
-			s := &FileStore{Path: tt.path, Key: tt.key}
+			s := &Store{Path: tt.path, EncryptionKey: tt.key}
 			_, err := s.Get(ctx, "ws-1")
 			require.ErrorIs(t, err, tt.want)
 			_, err = s.Update(ctx, "ws-1", increment)
@@ -319,19 +308,19 @@ func TestFileStoreEncryptionMismatch(t *testing.T) {
 // checkUnreadable checks that s refuses the file at s.Path with an error
 // matching want (any error when want is nil), without calling fn or
 // writing the file.
-func checkUnreadable(t *testing.T, s *FileStore, want error, msgAndArgs ...any) {
+func checkUnreadable(t *testing.T, s *Store, want error, msgAndArgs ...any) {
 	t.Helper()
 	ctx := context.Background()
 	before := readFile(t, s.Path)
 	_, err := s.Get(ctx, "ws-1")
 	require.Error(t, err, msgAndArgs...)
-	require.NotErrorIs(t, err, ErrGrantNotFound, msgAndArgs...)
-	var se *StoreError
+	require.NotErrorIs(t, err, notionauth.ErrGrantNotFound, msgAndArgs...)
+	var se *notionauth.StoreError
 	require.ErrorAs(t, err, &se, msgAndArgs...)
 	if want != nil {
 		require.ErrorIs(t, err, want, msgAndArgs...)
 	}
-	_, err = s.Update(ctx, "ws-1", func(*Grant) (*Grant, error) {
+	_, err = s.Update(ctx, "ws-1", func(*notionauth.Grant) (*notionauth.Grant, error) {
 		t.Error("fn called on a damaged store")
 		return nil, nil
 	})
@@ -342,7 +331,7 @@ func checkUnreadable(t *testing.T, s *FileStore, want error, msgAndArgs ...any) 
 
 func TestFileStoreDamagedFile(t *testing.T) {
 	key := newKey(t)
-	s := newFileStore(t, key)
+	s := newStore(t, key)
 	putGrant(t, s, "ws-1")
 	good := readFile(t, s.Path)
 
@@ -360,28 +349,28 @@ func TestFileStoreDamagedFile(t *testing.T) {
 	t.Run("Truncated", func(t *testing.T) {
 		for n := 1; n < len(good); n++ {
 			require.NoError(t, os.WriteFile(s.Path, good[:n], 0o600))
-			checkUnreadable(t, s, ErrCorrupt, "truncated to %d of %d bytes", n, len(good))
+			checkUnreadable(t, s, notionauth.ErrCorrupt, "truncated to %d of %d bytes", n, len(good))
 		}
 	})
 
 	t.Run("TrailingBytes", func(t *testing.T) {
 		require.NoError(t, os.WriteFile(s.Path, append(bytes.Clone(good), 0), 0o600))
-		checkUnreadable(t, s, ErrCorrupt)
+		checkUnreadable(t, s, notionauth.ErrCorrupt)
 	})
 
 	t.Run("PlaintextTruncated", func(t *testing.T) {
-		ps := newFileStore(t, nil)
+		ps := newStore(t, nil)
 		putGrant(t, ps, "ws-1")
 		plain := bytes.TrimRight(readFile(t, ps.Path), "\n")
 		for n := 1; n < len(plain); n++ {
 			require.NoError(t, os.WriteFile(ps.Path, plain[:n], 0o600))
-			checkUnreadable(t, ps, ErrCorrupt, "truncated to %d of %d bytes", n, len(plain))
+			checkUnreadable(t, ps, notionauth.ErrCorrupt, "truncated to %d of %d bytes", n, len(plain))
 		}
 	})
 
 	t.Run("Garbage", func(t *testing.T) {
 		for _, data := range []string{"hello", "\x00\x00\x00", "[]", "null", `{"version":1,"grants":{"ws-1":null}}`, `{"grants":{}}`, `{"version":"1"}`} {
-			ps := &FileStore{Path: s.Path}
+			ps := &Store{Path: s.Path}
 			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
 			checkUnreadable(t, ps, nil, "file %q", data)
 		}
@@ -392,7 +381,7 @@ func TestFileStoreDamagedFile(t *testing.T) {
 		// must not make a grant, or every grant, silently disappear: the
 		// next Update would write the loss over the file. Found by
 		// FuzzFileStoreFile.
-		ps := newFileStore(t, nil)
+		ps := newStore(t, nil)
 		putGrant(t, ps, "ws-1")
 		plain := readFile(t, ps.Path)
 		for _, tc := range []struct{ from, to string }{
@@ -406,62 +395,62 @@ func TestFileStoreDamagedFile(t *testing.T) {
 			damaged := strings.Replace(string(plain), tc.from, tc.to, 1)
 			require.NotEqual(t, string(plain), damaged, tc.from)
 			require.NoError(t, os.WriteFile(ps.Path, []byte(damaged), 0o600))
-			checkUnreadable(t, ps, ErrCorrupt, "%s flipped to %s", tc.from, tc.to)
+			checkUnreadable(t, ps, notionauth.ErrCorrupt, "%s flipped to %s", tc.from, tc.to)
 		}
 	})
 
 	t.Run("PlaintextNoGrants", func(t *testing.T) {
 		// A file that says nothing about grants is not an empty store.
-		ps := &FileStore{Path: s.Path}
+		ps := &Store{Path: s.Path}
 		for _, data := range []string{`{"version":1}`, `{"version":1,"grants":null}`, `{"grants":{},"version":1,"grants":null}`} {
 			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
-			checkUnreadable(t, ps, ErrCorrupt, "file %q", data)
+			checkUnreadable(t, ps, notionauth.ErrCorrupt, "file %q", data)
 		}
 	})
 
 	t.Run("PlaintextTrailingData", func(t *testing.T) {
-		ps := &FileStore{Path: s.Path}
+		ps := &Store{Path: s.Path}
 		for _, data := range []string{`{"version":1,"grants":{}}{}`, `{"version":1,"grants":{}} x`, `{"version":1,"grants":{}}]`} {
 			require.NoError(t, os.WriteFile(s.Path, []byte(data), 0o600))
-			checkUnreadable(t, ps, ErrCorrupt, "file %q", data)
+			checkUnreadable(t, ps, notionauth.ErrCorrupt, "file %q", data)
 		}
 	})
 
 	t.Run("NewerTokenFormat", func(t *testing.T) {
-		ps := newFileStore(t, nil)
+		ps := newStore(t, nil)
 		putGrant(t, ps, "ws-1")
 		plain := readFile(t, ps.Path)
 		damaged := strings.Replace(string(plain), `"v": 1,`, `"v": 2,`, 1)
 		require.NotEqual(t, string(plain), damaged)
 		require.NoError(t, os.WriteFile(ps.Path, []byte(damaged), 0o600))
-		checkUnreadable(t, ps, ErrUnsupportedFormat)
+		checkUnreadable(t, ps, notionauth.ErrUnsupportedFormat)
 	})
 
 	t.Run("NewerFormat", func(t *testing.T) {
-		ps := &FileStore{Path: s.Path}
+		ps := &Store{Path: s.Path}
 		require.NoError(t, os.WriteFile(s.Path, []byte(`{"version":2,"grants":{}}`), 0o600))
-		checkUnreadable(t, ps, ErrUnsupportedFormat)
+		checkUnreadable(t, ps, notionauth.ErrUnsupportedFormat)
 
 		data := bytes.Clone(good)
 		data[5] = 2
 		require.NoError(t, os.WriteFile(s.Path, data, 0o600))
-		checkUnreadable(t, s, ErrUnsupportedFormat)
+		checkUnreadable(t, s, notionauth.ErrUnsupportedFormat)
 	})
 
 	t.Run("PathIsDirectory", func(t *testing.T) {
-		ds := &FileStore{Path: t.TempDir()}
+		ds := &Store{Path: t.TempDir()}
 		_, err := ds.Get(context.Background(), "ws-1")
-		var se *StoreError
+		var se *notionauth.StoreError
 		require.ErrorAs(t, err, &se)
 		_, err = ds.Update(context.Background(), "ws-1", increment)
 		require.ErrorAs(t, err, &se)
 	})
 
 	t.Run("MissingDirectory", func(t *testing.T) {
-		ms := &FileStore{Path: filepath.Join(t.TempDir(), "no", "such", "grants")}
+		ms := &Store{Path: filepath.Join(t.TempDir(), "no", "such", "grants")}
 		_, err := ms.Update(context.Background(), "ws-1", increment)
 		require.ErrorIs(t, err, fs.ErrNotExist)
-		var se *StoreError
+		var se *notionauth.StoreError
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "update", se.Op)
 	})
@@ -473,7 +462,7 @@ func TestFileStoreDamagedFile(t *testing.T) {
 // unreadable. Delete still removes it, and the other grants stay.
 func TestFileStoreVersionAtLimit(t *testing.T) {
 	ctx := context.Background()
-	s := newFileStore(t, nil)
+	s := newStore(t, nil)
 	putGrant(t, s, "ws-1")
 	putGrant(t, s, "ws-2")
 	plain := readFile(t, s.Path)
@@ -494,13 +483,13 @@ func TestFileStoreVersionAtLimit(t *testing.T) {
 	g, err := s.Get(ctx, key)
 	require.NoError(t, err, "Get reads it")
 	assert.Equal(t, int64(math.MaxInt64), g.Version)
-	for _, fn := range []func(*Grant) (*Grant, error){increment, func(*Grant) (*Grant, error) { return nil, nil }} {
-		_, err = s.Update(ctx, key, func(g *Grant) (*Grant, error) {
+	for _, fn := range []func(*notionauth.Grant) (*notionauth.Grant, error){increment, func(*notionauth.Grant) (*notionauth.Grant, error) { return nil, nil }} {
+		_, err = s.Update(ctx, key, func(g *notionauth.Grant) (*notionauth.Grant, error) {
 			t.Error("fn called for a grant whose version cannot grow")
 			return fn(g)
 		})
-		require.ErrorIs(t, err, ErrCorrupt)
-		var se *StoreError
+		require.ErrorIs(t, err, notionauth.ErrCorrupt)
+		var se *notionauth.StoreError
 		require.ErrorAs(t, err, &se)
 		assert.Equal(t, "update", se.Op)
 		assert.Equal(t, damaged, string(readFile(t, s.Path)), "the file must not be written over")
@@ -508,7 +497,7 @@ func TestFileStoreVersionAtLimit(t *testing.T) {
 
 	require.NoError(t, s.Delete(ctx, key))
 	_, err = s.Get(ctx, key)
-	require.ErrorIs(t, err, ErrGrantNotFound)
+	require.ErrorIs(t, err, notionauth.ErrGrantNotFound)
 	other := map[string]string{"ws-1": "ws-2", "ws-2": "ws-1"}[key]
 	g, err = s.Get(ctx, other)
 	require.NoError(t, err)
@@ -522,12 +511,12 @@ func TestFileStoreEmptyOrMissingFileIsEmptyStore(t *testing.T) {
 		create bool
 	}{{"Missing", false}, {"Empty", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newFileStore(t, newKey(t))
+			s := newStore(t, newKey(t))
 			if tc.create {
 				require.NoError(t, os.WriteFile(s.Path, nil, 0o600))
 			}
 			_, err := s.Get(ctx, "ws-1")
-			require.ErrorIs(t, err, ErrGrantNotFound)
+			require.ErrorIs(t, err, notionauth.ErrGrantNotFound)
 			require.NoError(t, s.Delete(ctx, "ws-1"))
 			g := putGrant(t, s, "ws-1")
 			assert.Equal(t, int64(1), g.Version)
@@ -540,7 +529,7 @@ func TestFileStoreEmptyOrMissingFileIsEmptyStore(t *testing.T) {
 // renamed. Readers see the old state; the next Update removes it.
 func TestFileStoreCrashLeavesOldState(t *testing.T) {
 	ctx := context.Background()
-	s := newFileStore(t, newKey(t))
+	s := newStore(t, newKey(t))
 	old := putGrant(t, s, "ws-1")
 	dir := filepath.Dir(s.Path)
 	tmp := filepath.Join(dir, ".grants.tmp-123456")
@@ -568,18 +557,18 @@ func TestFileStoreCrashLeavesOldState(t *testing.T) {
 }
 
 // TestFileStoreLockWaitHonoursContext takes the file's lock from a second
-// FileStore value on the same path, which has its own in-process lock, so
+// Store value on the same path, which has its own in-process lock, so
 // that the calls wait on flock itself.
 func TestFileStoreLockWaitHonoursContext(t *testing.T) {
 	ctx := context.Background()
-	s1 := newFileStore(t, nil)
+	s1 := newStore(t, nil)
 	putGrant(t, s1, "ws-1")
-	s2 := &FileStore{Path: s1.Path}
+	s2 := &Store{Path: s1.Path}
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	holderDone := make(chan error, 1)
 	go func() {
-		_, err := s1.Update(ctx, "ws-1", func(g *Grant) (*Grant, error) {
+		_, err := s1.Update(ctx, "ws-1", func(g *notionauth.Grant) (*notionauth.Grant, error) {
 			close(entered)
 			<-release
 			return increment(g)
@@ -594,7 +583,7 @@ func TestFileStoreLockWaitHonoursContext(t *testing.T) {
 		return ctx
 	}
 	start := time.Now()
-	_, err := s2.Update(short(), "ws-1", func(*Grant) (*Grant, error) {
+	_, err := s2.Update(short(), "ws-1", func(*notionauth.Grant) (*notionauth.Grant, error) {
 		t.Error("fn called without the lock")
 		return nil, nil
 	})
@@ -621,7 +610,7 @@ func TestFileStoreLockWaitHonoursContext(t *testing.T) {
 // its context is done, without taking the lock.
 func TestFileStoreTurnstileWaitHonoursContext(t *testing.T) {
 	ctx := context.Background()
-	s := newFileStore(t, nil)
+	s := newStore(t, nil)
 	putGrant(t, s, "ws-1")
 	leave, err := lockPath(ctx, s.Path+".lock.queue", true) // a waiter elsewhere
 	require.NoError(t, err)
@@ -631,7 +620,7 @@ func TestFileStoreTurnstileWaitHonoursContext(t *testing.T) {
 		t.Cleanup(cancel)
 		return ctx
 	}
-	_, err = s.Update(short(), "ws-1", func(*Grant) (*Grant, error) {
+	_, err = s.Update(short(), "ws-1", func(*notionauth.Grant) (*notionauth.Grant, error) {
 		t.Error("fn called past the turnstile")
 		return nil, nil
 	})
@@ -659,7 +648,7 @@ func TestFileStoreTurnstileWaitHonoursContext(t *testing.T) {
 // do not.
 func TestFileStoreSharedLock(t *testing.T) {
 	ctx := context.Background()
-	s := newFileStore(t, nil)
+	s := newStore(t, nil)
 	putGrant(t, s, "ws-1")
 	unlock, err := lockPath(ctx, s.Path+".lock", false) // a reader elsewhere
 	require.NoError(t, err)
@@ -677,24 +666,24 @@ func TestFileStoreSharedLock(t *testing.T) {
 
 func TestFileStorePrintsNoSecret(t *testing.T) {
 	key := newKey(t)
-	s := &FileStore{Path: "/var/lib/app/grants", Key: key}
+	s := &Store{Path: "/var/lib/app/grants", EncryptionKey: key}
 	secrets := []string{
 		string(key), hex.EncodeToString(key), strings.ToUpper(hex.EncodeToString(key)),
 		base64.StdEncoding.EncodeToString(key), strings.Trim(fmt.Sprint([]byte(key)), "[]"),
 	}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
-		for _, v := range []any{s, []*FileStore{s}, struct{ S *FileStore }{s}} {
+		for _, v := range []any{s, []*Store{s}, struct{ S *Store }{s}} {
 			out := fmt.Sprintf(verb, v)
 			for _, secret := range secrets {
 				assert.NotContains(t, out, secret, "fmt %s of %T", verb, v)
 			}
 		}
 	}
-	assert.Equal(t, `notionauth.FileStore{Path: "/var/lib/app/grants", Key: [redacted AES-256 key]}`, s.String())
+	assert.Equal(t, `filestore.Store{Path: "/var/lib/app/grants", EncryptionKey: [redacted AES-256 key]}`, s.String())
 	assert.Equal(t, s.String(), s.GoString())
-	assert.Equal(t, `notionauth.FileStore{Path: "p", Key: nil (plaintext)}`, (&FileStore{Path: "p"}).String())
-	assert.Contains(t, (&FileStore{Key: key[:5]}).String(), "invalid size 5")
-	assert.NotContains(t, KeySizeError(5).Error(), string(key[:5]))
+	assert.Equal(t, `filestore.Store{Path: "p", EncryptionKey: nil (plaintext)}`, (&Store{Path: "p"}).String())
+	assert.Contains(t, (&Store{EncryptionKey: key[:5]}).String(), "invalid size 5")
+	assert.NotContains(t, notionauth.KeySizeError(5).Error(), string(key[:5]))
 }
 
 const (
@@ -716,7 +705,7 @@ func TestHelperProcess(t *testing.T) {
 	require.NoError(t, err)
 	updates, err := strconv.Atoi(os.Getenv(helperUpdatesEnv))
 	require.NoError(t, err)
-	s, err := NewFileStore(os.Getenv(helperPathEnv), key)
+	s, err := New(os.Getenv(helperPathEnv), key)
 	require.NoError(t, err)
 
 	// Start together with the other processes.
@@ -733,7 +722,7 @@ func TestHelperProcess(t *testing.T) {
 
 // runUpdates does n Updates incrementing the counter of "shared", some
 // from concurrent goroutines.
-func runUpdates(t *testing.T, s *FileStore, n int) {
+func runUpdates(t *testing.T, s *Store, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -756,7 +745,7 @@ func runUpdates(t *testing.T, s *FileStore, n int) {
 }
 
 // TestFileStoreProcesses runs several OS processes, and this one, that
-// each do many Updates of one key of one FileStore at the same time: none
+// each do many Updates of one key of one Store at the same time: none
 // may be lost.
 func TestFileStoreProcesses(t *testing.T) {
 	if testing.Short() {
@@ -767,7 +756,7 @@ func TestFileStoreProcesses(t *testing.T) {
 		updates = 20 // per process; a multiple of 4 (runUpdates' goroutines)
 	)
 	key := newKey(t)
-	s := newFileStore(t, key)
+	s := newStore(t, key)
 	start := filepath.Join(filepath.Dir(s.Path), "start")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -806,17 +795,17 @@ func TestFileStoreProcesses(t *testing.T) {
 }
 
 func TestStoreErrorMessage(t *testing.T) {
-	err := &StoreError{Op: "update", Key: "ws-1", Path: "/x/grants", Err: fmt.Errorf("%w: truncated JSON", ErrCorrupt)}
+	err := &notionauth.StoreError{Op: "update", Key: "ws-1", Path: "/x/grants", Err: fmt.Errorf("%w: truncated JSON", notionauth.ErrCorrupt)}
 	assert.Equal(t, `notionauth: store /x/grants: update "ws-1": store data is damaged or truncated: truncated JSON`, err.Error())
-	assert.ErrorIs(t, err, ErrCorrupt)
-	assert.False(t, errors.Is(err, ErrWrongKey))
-	assert.Equal(t, `notionauth: store : get "": <nil>`, (&StoreError{Op: "get"}).Error())
+	assert.ErrorIs(t, err, notionauth.ErrCorrupt)
+	assert.False(t, errors.Is(err, notionauth.ErrWrongKey))
+	assert.Equal(t, `notionauth: store : get "": <nil>`, (&notionauth.StoreError{Op: "get"}).Error())
 }
 
 func TestFileStoreJSONAndSlogRedactKey(t *testing.T) {
 	t.Parallel()
 	key := bytes.Repeat([]byte{0xAB}, 32)
-	fs, err := NewFileStore(filepath.Join(t.TempDir(), "grants"), key)
+	fs, err := New(filepath.Join(t.TempDir(), "grants"), key)
 	require.NoError(t, err)
 	js, err := json.Marshal(fs)
 	require.NoError(t, err)
@@ -826,6 +815,50 @@ func TestFileStoreJSONAndSlogRedactKey(t *testing.T) {
 		assert.NotContains(t, out, base64.StdEncoding.EncodeToString(key))
 		assert.NotContains(t, out, hex.EncodeToString(key))
 		assert.NotContains(t, out, string(key))
+	}
+}
+
+// TestFileStorePrintsNoKeyByValue: a Store held by value in the app's own
+// struct is printed field by field (its redacting methods have pointer
+// receivers, which fmt, slog and encoding/json cannot call on a copy);
+// its EncryptionKey, a notionauth.SecretKey, redacts itself there too.
+func TestFileStorePrintsNoKeyByValue(t *testing.T) {
+	t.Parallel()
+	key := newKey(t)
+	type app struct {
+		Name  string
+		Store Store // used as &app.Store
+	}
+	a := &app{Name: "app", Store: Store{Path: filepath.Join(t.TempDir(), "grants"), EncryptionKey: key}}
+	putGrant(t, &a.Store, "ws-1") // the in-process locks are made
+	secrets := []string{
+		string(key), hex.EncodeToString(key), strings.ToUpper(hex.EncodeToString(key)),
+		base64.StdEncoding.EncodeToString(key), base64.RawURLEncoding.EncodeToString(key),
+		strings.Trim(fmt.Sprint(key), "[]"), testAccessToken, testRefreshToken,
+	}
+	// Copies of the struct and of the Store, as fmt.Println(app) or
+	// slog.Any("store", app.Store) make them. They are made by reflection:
+	// go vet rightly objects to copying the locks in them, but printing
+	// such a copy is what is tested.
+	byValue := reflect.ValueOf(a).Elem().Interface()
+	storeByValue := reflect.ValueOf(&a.Store).Elem().Interface()
+	for _, v := range []any{byValue, storeByValue, a, []any{byValue}, map[string]any{"app": byValue}} {
+		var outs []string
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d"} {
+			outs = append(outs, fmt.Sprintf(verb, v))
+		}
+		js, err := json.Marshal(v)
+		require.NoError(t, err)
+		var text, jsonLog bytes.Buffer
+		slog.New(slog.NewTextHandler(&text, nil)).Info("print", "v", v)
+		slog.New(slog.NewJSONHandler(&jsonLog, nil)).Info("print", "v", v)
+		outs = append(outs, string(js), text.String(), jsonLog.String())
+		for i, out := range outs {
+			for _, secret := range secrets {
+				assert.NotContains(t, out, secret, "output %d of %T", i, v)
+			}
+		}
+		assert.Contains(t, outs[0], "[redacted]", "the key is shown redacted: %s", outs[0])
 	}
 }
 
@@ -851,7 +884,7 @@ func TestHelperLoop(t *testing.T) {
 	}
 	key, err := hex.DecodeString(os.Getenv(helperKeyEnv))
 	require.NoError(t, err)
-	s, err := NewFileStore(os.Getenv(helperPathEnv), key)
+	s, err := New(os.Getenv(helperPathEnv), key)
 	require.NoError(t, err)
 	ready, stop := os.Getenv(helperReadyEnv), os.Getenv(helperStopEnv)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -868,7 +901,7 @@ func TestHelperLoop(t *testing.T) {
 		for !stopped() {
 			switch mode {
 			case "update":
-				_, err := s.Update(ctx, "shared", func(g *Grant) (*Grant, error) {
+				_, err := s.Update(ctx, "shared", func(g *notionauth.Grant) (*notionauth.Grant, error) {
 					time.Sleep(time.Duration(mathrand.Int64N(int64(5 * time.Millisecond))))
 					return increment(g)
 				})
@@ -924,7 +957,7 @@ func testFairLock(t *testing.T, loops []string) {
 		deadline = time.Second
 	)
 	key := newKey(t)
-	s := newFileStore(t, key)
+	s := newStore(t, key)
 	putGrant(t, s, "other")
 	dir := filepath.Dir(s.Path)
 	stop := filepath.Join(dir, "stop")

@@ -1,6 +1,6 @@
 //go:build !(darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd)
 
-package notionauth
+package filestore
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 	"runtime"
 )
 
-// errNoFileLock is what FileStore returns where flock(2) does not exist.
-var errNoFileLock = fmt.Errorf("notionauth: FileStore needs flock(2) file locking, which is not implemented on %s: %w",
+// errNoFileLock is what a Store returns where flock(2) does not exist.
+var errNoFileLock = fmt.Errorf("filestore: Store needs flock(2) file locking, which is not implemented on %s: %w",
 	runtime.GOOS, errors.ErrUnsupported)
 
-// lockFile fails: this platform has no flock(2), and a FileStore without
+// lockFile fails: this platform has no flock(2), and a Store without
 // cross-process locking could lose a rotated refresh token.
 func lockFile(ctx context.Context, f *os.File, exclusive bool) error { return errNoFileLock }
 

@@ -1,6 +1,6 @@
 //go:build darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd
 
-package notionauth
+package filestore
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// Polling intervals while another process holds a FileStore's lock: the
+// Polling intervals while another process holds a Store's lock: the
 // first wait, doubled after each try up to the last. The last is short
 // because the processes waiting at the turnstile race for it at each
 // poll: a long interval would favour those that just arrived over those

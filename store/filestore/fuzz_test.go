@@ -1,4 +1,4 @@
-package notionauth
+package filestore
 
 import (
 	"bytes"
@@ -16,18 +16,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/notionauth/notionauth"
+	"github.com/notionauth/notionauth/internal/envelope"
 )
 
 // fuzzStoreKey is the key of the encrypted files FuzzFileStoreFile reads.
 var fuzzStoreKey = func() []byte { k := sha256.Sum256([]byte("notionauth FuzzFileStoreFile")); return k[:] }()
 
-// fuzzStoreFiles returns files a FileStore writes, plaintext (key nil) or
+// fuzzStoreFiles returns files a Store writes, plaintext (key nil) or
 // encrypted with key: empty, with one grant, and with a few grants, one
 // of them revoked.
 func fuzzStoreFiles(f *testing.F, key []byte) [][]byte {
 	f.Helper()
 	ctx := context.Background()
-	s, err := NewFileStore(filepath.Join(f.TempDir(), "grants"), key)
+	s, err := New(filepath.Join(f.TempDir(), "grants"), key)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -39,28 +42,28 @@ func fuzzStoreFiles(f *testing.F, key []byte) [][]byte {
 		}
 		files = append(files, data)
 	}
-	put := func(key string, g *Grant) {
-		if _, err := s.Update(ctx, key, func(*Grant) (*Grant, error) { return g, nil }); err != nil {
+	put := func(key string, g *notionauth.Grant) {
+		if _, err := s.Update(ctx, key, func(*notionauth.Grant) (*notionauth.Grant, error) { return g, nil }); err != nil {
 			f.Fatal(err)
 		}
 	}
-	put("ws-1", &Grant{Token: grantToken()})
+	put("ws-1", &notionauth.Grant{Token: grantToken()})
 	if err := s.Delete(ctx, "ws-1"); err != nil {
 		f.Fatal(err)
 	}
 	snapshot() // no grants
-	put("ws-1", &Grant{Token: grantToken()})
+	put("ws-1", &notionauth.Grant{Token: grantToken()})
 	snapshot()
 	tok := grantToken()
 	tok.WorkspaceID, tok.AccessToken = "ws-2", "ntn_second_access_token_0000"
-	put("ws-2", &Grant{Token: tok})
-	put("ws-3", &Grant{Token: grantToken(), Revoked: time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC), RevokedReason: "invalid_grant"})
-	put("user \"quoted\" é", &Grant{})
-	put("ws-1", &Grant{Token: grantToken()}) // version 2
+	put("ws-2", &notionauth.Grant{Token: tok})
+	put("ws-3", &notionauth.Grant{Token: grantToken(), Revoked: time.Date(2025, 6, 7, 8, 9, 10, 0, time.UTC), RevokedReason: "invalid_grant"})
+	put("user \"quoted\" é", &notionauth.Grant{})
+	put("ws-1", &notionauth.Grant{Token: grantToken()}) // version 2
 	snapshot()
 
 	// A grant whose version cannot grow, as no Update writes it.
-	data, err := encodeStore(map[string]*Grant{"ws-1": {Token: grantToken(), Version: math.MaxInt64}}, key)
+	data, err := encodeStore(map[string]*notionauth.Grant{"ws-1": {Token: grantToken(), Version: math.MaxInt64}}, key)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -72,12 +75,12 @@ func fuzzStoreFiles(f *testing.F, key []byte) [][]byte {
 func fuzzDamage(data []byte) [][]byte {
 	var out [][]byte
 	n := len(data)
-	for _, cut := range []int{1, 4, 5, headerSize - 1, headerSize, headerSize + 1, n / 3, n / 2, n - 17, n - 1} {
+	for _, cut := range []int{1, 4, 5, envelope.HeaderSize - 1, envelope.HeaderSize, envelope.HeaderSize + 1, n / 3, n / 2, n - 17, n - 1} {
 		if cut > 0 && cut < n {
 			out = append(out, bytes.Clone(data[:cut]))
 		}
 	}
-	for _, at := range []int{0, 3, 5, 6, headerSize - 1, headerSize, n / 4, n / 2, n - 16, n - 1} {
+	for _, at := range []int{0, 3, 5, 6, envelope.HeaderSize - 1, envelope.HeaderSize, n / 4, n / 2, n - 16, n - 1} {
 		if at >= 0 && at < n {
 			for _, bit := range []byte{0x01, 0x20} {
 				d := bytes.Clone(data)
@@ -89,7 +92,7 @@ func fuzzDamage(data []byte) [][]byte {
 	return out
 }
 
-// FuzzFileStoreFile writes arbitrary bytes as a FileStore's file and calls
+// FuzzFileStoreFile writes arbitrary bytes as a Store's file and calls
 // Get, Update and Delete on it, with and without a key. They must not
 // panic or hang; a file that is not a store must be refused with a typed
 // error, never read as an empty (or smaller) store, and never written
@@ -115,7 +118,7 @@ func FuzzFileStoreFile(f *testing.F) {
 		if encrypted {
 			key = fuzzStoreKey
 		}
-		s := &FileStore{Path: filepath.Join(t.TempDir(), "grants"), Key: key}
+		s := &Store{Path: filepath.Join(t.TempDir(), "grants"), EncryptionKey: key}
 		if err := os.WriteFile(s.Path, data, 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -125,7 +128,7 @@ func FuzzFileStoreFile(f *testing.F) {
 
 // checkFuzzedFile runs Get, Update and Delete on the file at s.Path, which
 // holds data, and checks what they do.
-func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
+func checkFuzzedFile(t *testing.T, s *Store, data []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	// Every call must return well within the deadline: nothing else holds
@@ -152,13 +155,13 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 		}
 	}
 
-	grants, decodeErr := decodeStore(data, s.Key)
+	grants, decodeErr := decodeStore(data, s.EncryptionKey)
 	key := "ws-1"
 	if keys := sortedKeys(grants); len(keys) > 0 {
 		key = keys[0]
 	}
 
-	var got *Grant
+	var got *notionauth.Grant
 	getErr := call("Get", func() (err error) { got, err = s.Get(ctx, key); return err })
 	if decodeErr != nil {
 		// Refused: with a typed error, from every method, without calling
@@ -166,7 +169,7 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 		checkRefusal(t, "Get", getErr)
 		var called bool
 		updateErr := call("Update", func() error {
-			_, err := s.Update(ctx, key, func(g *Grant) (*Grant, error) { called = true; return g, nil })
+			_, err := s.Update(ctx, key, func(g *notionauth.Grant) (*notionauth.Grant, error) { called = true; return g, nil })
 			return err
 		})
 		checkRefusal(t, "Update", updateErr)
@@ -180,10 +183,10 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 	}
 
 	// Read: it must be a store, holding what the file holds.
-	checkReadable(t, data, s.Key, grants)
+	checkReadable(t, data, s.EncryptionKey, grants)
 	switch want := grants[key]; {
-	case want == nil && !errors.Is(getErr, ErrGrantNotFound):
-		t.Fatalf("Get(%q) of a store without it: %v, want ErrGrantNotFound", key, getErr)
+	case want == nil && !errors.Is(getErr, notionauth.ErrGrantNotFound):
+		t.Fatalf("Get(%q) of a store without it: %v, want notionauth.ErrGrantNotFound", key, getErr)
 	case want != nil && getErr != nil:
 		t.Fatalf("Get(%q): %v", key, getErr)
 	case want != nil && !equalGrants(got, want):
@@ -191,12 +194,12 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 	}
 
 	// Update keeps every other grant, or fails without writing.
-	var old, updated *Grant
+	var old, updated *notionauth.Grant
 	err := call("Update", func() (err error) {
-		updated, err = s.Update(ctx, key, func(g *Grant) (*Grant, error) {
-			old = g.clone()
+		updated, err = s.Update(ctx, key, func(g *notionauth.Grant) (*notionauth.Grant, error) {
+			old = g.Clone()
 			if g == nil {
-				g = &Grant{}
+				g = &notionauth.Grant{}
 			}
 			g.Token = grantToken()
 			return g, nil
@@ -235,11 +238,11 @@ func checkFuzzedFile(t *testing.T, s *FileStore, data []byte) {
 // typed errors.
 func checkRefusal(t *testing.T, op string, err error) {
 	t.Helper()
-	var se *StoreError
+	var se *notionauth.StoreError
 	if !errors.As(err, &se) {
-		t.Fatalf("%s of an unreadable file: %v (%T), want a *StoreError", op, err, err)
+		t.Fatalf("%s of an unreadable file: %v (%T), want a *notionauth.StoreError", op, err, err)
 	}
-	for _, want := range []error{ErrCorrupt, ErrWrongKey, ErrKeyRequired, ErrNotEncrypted, ErrUnsupportedFormat} {
+	for _, want := range []error{notionauth.ErrCorrupt, notionauth.ErrWrongKey, notionauth.ErrKeyRequired, notionauth.ErrNotEncrypted, notionauth.ErrUnsupportedFormat} {
 		if errors.Is(err, want) {
 			return
 		}
@@ -249,13 +252,13 @@ func checkRefusal(t *testing.T, op string, err error) {
 
 // readBack reads the store's file after a successful op: it must be
 // readable.
-func readBack(t *testing.T, s *FileStore, op string) map[string]*Grant {
+func readBack(t *testing.T, s *Store, op string) map[string]*notionauth.Grant {
 	t.Helper()
 	data, err := os.ReadFile(s.Path)
 	if err != nil {
 		t.Fatalf("after %s: %v", op, err)
 	}
-	grants, err := decodeStore(data, s.Key)
+	grants, err := decodeStore(data, s.EncryptionKey)
 	if err != nil {
 		t.Fatalf("%s wrote a file it cannot read: %v", op, err)
 	}
@@ -264,7 +267,7 @@ func readBack(t *testing.T, s *FileStore, op string) map[string]*Grant {
 
 // checkKept checks that after op on key, the store holds wantKeys, and
 // every grant but key's as it was.
-func checkKept(t *testing.T, op string, before, after map[string]*Grant, key string, wantKeys []string) {
+func checkKept(t *testing.T, op string, before, after map[string]*notionauth.Grant, key string, wantKeys []string) {
 	t.Helper()
 	if got := sortedKeys(after); !slices.Equal(got, wantKeys) {
 		t.Fatalf("after %s(%q) the store holds %q, want %q", op, key, got, wantKeys)
@@ -276,7 +279,7 @@ func checkKept(t *testing.T, op string, before, after map[string]*Grant, key str
 	}
 }
 
-func sortedKeys(grants map[string]*Grant) []string {
+func sortedKeys(grants map[string]*notionauth.Grant) []string {
 	keys := make([]string, 0, len(grants))
 	for k := range grants {
 		keys = append(keys, k)
@@ -286,12 +289,12 @@ func sortedKeys(grants map[string]*Grant) []string {
 }
 
 // equalGrants compares grants as stored: times as instants.
-func equalGrants(a, b *Grant) bool {
+func equalGrants(a, b *notionauth.Grant) bool {
 	if a == nil || b == nil {
 		return a == b
 	}
 	ta, tb := a.Token, b.Token
-	a, b = a.clone(), b.clone()
+	a, b = a.Clone(), b.Clone()
 	a.Token, b.Token = nil, nil
 	if !a.Revoked.Equal(b.Revoked) || !a.Updated.Equal(b.Updated) {
 		return false
@@ -315,7 +318,7 @@ func equalGrants(a, b *Grant) bool {
 // decodeStore read as grants) is a store file: if key is set, sealed with
 // it; and that its JSON names only the format's fields and holds the same
 // grants.
-func checkReadable(t *testing.T, data, key []byte, grants map[string]*Grant) {
+func checkReadable(t *testing.T, data, key []byte, grants map[string]*notionauth.Grant) {
 	t.Helper()
 	if len(data) == 0 {
 		if len(grants) != 0 {
@@ -392,6 +395,7 @@ func checkReadable(t *testing.T, data, key []byte, grants map[string]*Grant) {
 			if err := json.Unmarshal(raw, &tok); err != nil {
 				t.Fatalf("a grant whose token is not an object was read (%v)", err)
 			}
+			versioned := false
 			for name, raw := range tok {
 				if !known("token", name) {
 					t.Fatalf("a token with the unknown field %q was read", name)
@@ -408,9 +412,15 @@ func checkReadable(t *testing.T, data, key []byte, grants map[string]*Grant) {
 					}
 				}
 				var v int
-				if strings.EqualFold(name, "v") && (json.Unmarshal(raw, &v) != nil || v != 0 && v != tokenVersion) {
-					t.Fatalf("a token of format version %s was read", raw)
+				if strings.EqualFold(name, "v") {
+					if json.Unmarshal(raw, &v) != nil || v != 1 { // EncodeToken's version
+						t.Fatalf("a token of format version %s was read", raw)
+					}
+					versioned = true
 				}
+			}
+			if !versioned {
+				t.Fatalf("a token without a format version was read")
 			}
 		}
 	}
